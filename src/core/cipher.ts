@@ -1,0 +1,262 @@
+/**
+ * DingTalk HTTP callback crypto (docs/dingtalk-protocol.md §5–§8), written from the protocol
+ * description with node:crypto only.
+ *
+ *   signature = hex(sha1(sort([token, timestamp, nonce, encrypt]).join("")))
+ *   encrypt   = base64(AES-256-CBC(key, iv = key[0..16),
+ *                 pkcs7_32(random16 | uint32be(len(msg)) | msg | receiveId)))
+ *
+ * Validation runs in the strict order of §7 so that each bad input fails at exactly one,
+ * well-named step, and nothing about the ciphertext is looked at before the signature holds.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Stable error codes: logs, HTTP error bodies and tests depend on them. */
+export type CipherErrorCode =
+  | 'bad-signature'
+  | 'bad-ciphertext'
+  | 'bad-padding'
+  | 'bad-length'
+  | 'receive-id-mismatch'
+  | 'bad-utf8'
+  | 'bad-aes-key'
+  | 'bad-token';
+
+export class CipherError extends Error {
+  readonly code: CipherErrorCode;
+  /** For receive-id-mismatch: the id found in the plaintext, so the configuration can be fixed. */
+  readonly found?: string;
+
+  constructor(code: CipherErrorCode, message: string, found?: string) {
+    super(message);
+    this.name = 'CipherError';
+    this.code = code;
+    if (found !== undefined) this.found = found;
+  }
+}
+
+/** The receive id DingTalk uses for `check_create_suite_url` before an ISV suite has a key. */
+export const SUITE_PLACEHOLDER_RECEIVE_ID = 'suite4xxxxxxxxxxxxxxx';
+
+/** DingTalk's encoders pad to 32-byte blocks (Java BLOCK_SIZE = 32). */
+const PAD_BLOCK = 32;
+const RANDOM_PREFIX_BYTES = 16;
+const HEADER_BYTES = RANDOM_PREFIX_BYTES + 4;
+const AES_KEY_PATTERN = /^[A-Za-z0-9+/]{43}$/;
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const TOKEN_PATTERN = /^[\x21-\x7e]{1,64}$/;
+const SIGNATURE_PATTERN = /^[0-9a-f]{40}$/;
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Why an aesKey is unusable, or undefined when it is fine (43 base64 characters, §3). */
+export function aesKeyProblem(aesKey: unknown): string | undefined {
+  if (typeof aesKey !== 'string' || aesKey.length === 0) return 'aesKey is missing';
+  if (aesKey.length !== 43) return `aesKey must be 43 characters, got ${aesKey.length}`;
+  if (!AES_KEY_PATTERN.test(aesKey)) return 'aesKey may contain only letters, digits, + and /';
+  return undefined;
+}
+
+/** Why a token is unusable (1–64 printable ASCII, §3), or undefined when it is fine. */
+export function tokenProblem(token: unknown): string | undefined {
+  if (typeof token !== 'string' || token.length === 0) return 'token is missing';
+  if (!TOKEN_PATTERN.test(token)) return 'token must be 1 to 64 printable ASCII characters without spaces';
+  return undefined;
+}
+
+/** The console accepts 3–32 letters or digits; other tokens work through the API but deserve a warning. */
+export function tokenIsConsoleCompatible(token: string): boolean {
+  return /^[A-Za-z0-9]{3,32}$/.test(token);
+}
+
+/** Random alphanumeric string (token, nonce, aesKey all use this alphabet, like the console's generator). */
+export function randomAlphanumeric(length: number): string {
+  // 62 symbols: reject bytes >= 248 (= 4 * 62) so every symbol is equally likely.
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += ALPHANUMERIC[byte % 62];
+    }
+  }
+  return out;
+}
+
+export const generateAesKey = (): string => randomAlphanumeric(43);
+export const generateToken = (): string => randomAlphanumeric(32);
+
+/**
+ * The AES key: base64 of the 43 characters plus "=". Node's decoder drops the two leftover bits
+ * of the 43rd character, which many real keys have set (§6), exactly as DingTalk does.
+ */
+export function decodeAesKey(aesKey: string): Buffer {
+  const problem = aesKeyProblem(aesKey);
+  if (problem) throw new CipherError('bad-aes-key', problem);
+  return Buffer.from(aesKey + '=', 'base64');
+}
+
+/** §5: lower-case hex SHA-1 of the four strings sorted by code unit and joined. */
+export function sign(token: string, timestamp: string, nonce: string, encrypt: string): string {
+  const parts = [token, timestamp, nonce, encrypt].sort();
+  return createHash('sha1').update(parts.join(''), 'utf8').digest('hex');
+}
+
+/** Constant-time comparison; anything that is not 40 lower-case hex digits never matches (N02). */
+export function signatureMatches(expected: string, given: unknown): boolean {
+  if (typeof given !== 'string' || !SIGNATURE_PATTERN.test(given)) return false;
+  return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(given, 'latin1'));
+}
+
+export interface CipherOptions {
+  token: string;
+  aesKey: string;
+  /** The id the plaintext must end with: appKey, corpId or suiteKey depending on the app style (§4). */
+  receiveId: string;
+}
+
+export interface Decrypted {
+  /** The decrypted message, strict UTF-8. */
+  plaintext: string;
+  /** The receive id found at the end of the plaintext (equal to an accepted one). */
+  receiveId: string;
+}
+
+export interface SignedEnvelope {
+  msg_signature: string;
+  timeStamp: string;
+  nonce: string;
+  encrypt: string;
+}
+
+export interface SignedRequest {
+  signature: unknown;
+  timestamp: unknown;
+  nonce: unknown;
+  encrypt: unknown;
+}
+
+/** One DingTalk app's callback crypto. Construction validates the configuration (N17 fails here). */
+export class DingTalkCipher {
+  readonly token: string;
+  readonly receiveId: string;
+  private readonly key: Buffer;
+  private readonly iv: Buffer;
+
+  constructor(options: CipherOptions) {
+    const tokenIssue = tokenProblem(options.token);
+    if (tokenIssue) throw new CipherError('bad-token', tokenIssue);
+    this.key = decodeAesKey(options.aesKey);
+    this.iv = this.key.subarray(0, 16);
+    this.token = options.token;
+    this.receiveId = options.receiveId;
+  }
+
+  sign(timestamp: string, nonce: string, encrypt: string): string {
+    return sign(this.token, timestamp, nonce, encrypt);
+  }
+
+  /** Throws bad-signature unless `signature` is the signature of the other three values. */
+  verify(signature: unknown, timestamp: string, nonce: string, encrypt: string): void {
+    if (!signatureMatches(this.sign(timestamp, nonce, encrypt), signature)) {
+      throw new CipherError('bad-signature', 'signature does not match (check the token)');
+    }
+  }
+
+  /**
+   * §6 encryption. `randomPrefix` (16 bytes) is for reproducing vectors; by default it is 16 random
+   * alphanumerics, as DingTalk's own encoders use. `receiveId` defaults to the configured one.
+   */
+  encrypt(plaintext: string, options: { randomPrefix?: Buffer; receiveId?: string } = {}): string {
+    const random = options.randomPrefix ?? Buffer.from(randomAlphanumeric(RANDOM_PREFIX_BYTES), 'latin1');
+    if (random.length !== RANDOM_PREFIX_BYTES) throw new RangeError('randomPrefix must be 16 bytes');
+    const msg = Buffer.from(plaintext, 'utf8');
+    const id = Buffer.from(options.receiveId ?? this.receiveId, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(msg.length, 0);
+    const body = Buffer.concat([random, length, msg, id]);
+    const pad = PAD_BLOCK - (body.length % PAD_BLOCK);
+    const padded = Buffer.concat([body, Buffer.alloc(pad, pad)]);
+    const cipher = createCipheriv('aes-256-cbc', this.key, this.iv);
+    cipher.setAutoPadding(false);
+    return Buffer.concat([cipher.update(padded), cipher.final()]).toString('base64');
+  }
+
+  /**
+   * §7 steps 2–7: decode, decrypt, strip PKCS#7 (any pad 1..32, all bytes equal), check the length
+   * field, compare the receive id exactly, decode strict UTF-8. `acceptedIds` defaults to the
+   * configured receive id; the receiver widens it only for ISV URL checks.
+   */
+  decrypt(encrypt: string, acceptedIds: readonly string[] = [this.receiveId]): Decrypted {
+    if (typeof encrypt !== 'string' || encrypt.length === 0 || !BASE64_PATTERN.test(encrypt)) {
+      throw new CipherError('bad-ciphertext', 'encrypt is not valid base64');
+    }
+    const data = Buffer.from(encrypt, 'base64');
+    if (data.length === 0 || data.length % 16 !== 0) {
+      throw new CipherError('bad-ciphertext', `ciphertext length ${data.length} is not a non-empty multiple of 16`);
+    }
+    const decipher = createDecipheriv('aes-256-cbc', this.key, this.iv);
+    decipher.setAutoPadding(false);
+    const padded = Buffer.concat([decipher.update(data), decipher.final()]);
+
+    const pad = padded[padded.length - 1];
+    if (pad < 1 || pad > PAD_BLOCK || pad > padded.length) {
+      throw new CipherError('bad-padding', `invalid padding byte ${pad} (check the aesKey)`);
+    }
+    for (let i = padded.length - pad; i < padded.length; i++) {
+      if (padded[i] !== pad) throw new CipherError('bad-padding', 'inconsistent padding bytes (check the aesKey)');
+    }
+    const plain = padded.subarray(0, padded.length - pad);
+
+    if (plain.length < HEADER_BYTES) {
+      throw new CipherError('bad-length', `plaintext of ${plain.length} bytes is shorter than its header`);
+    }
+    const msgLength = plain.readUInt32BE(RANDOM_PREFIX_BYTES);
+    if (HEADER_BYTES + msgLength > plain.length) {
+      throw new CipherError('bad-length', `length field ${msgLength} exceeds the ${plain.length - HEADER_BYTES} bytes present`);
+    }
+    const msg = plain.subarray(HEADER_BYTES, HEADER_BYTES + msgLength);
+    const idBytes = plain.subarray(HEADER_BYTES + msgLength);
+    const found = idBytes.toString('utf8');
+    const match = acceptedIds.find((id) => Buffer.from(id, 'utf8').equals(idBytes));
+    if (match === undefined) {
+      throw new CipherError(
+        'receive-id-mismatch',
+        `receive id in the message is "${printable(found)}", expected "${acceptedIds.join('" or "')}"`,
+        printable(found),
+      );
+    }
+    let plaintext: string;
+    try {
+      plaintext = utf8.decode(msg);
+    } catch {
+      throw new CipherError('bad-utf8', 'decrypted message is not valid UTF-8');
+    }
+    return { plaintext, receiveId: match };
+  }
+
+  /** §7 in full: verify the signature first, then decrypt. */
+  open(request: SignedRequest, acceptedIds?: readonly string[]): Decrypted {
+    const { signature, timestamp, nonce, encrypt } = request;
+    if (typeof timestamp !== 'string' || typeof nonce !== 'string' || typeof encrypt !== 'string') {
+      throw new CipherError('bad-signature', 'timestamp, nonce and encrypt must be strings');
+    }
+    this.verify(signature, timestamp, nonce, encrypt);
+    return this.decrypt(encrypt, acceptedIds);
+  }
+
+  /**
+   * §8: the JSON body that acknowledges a push: `message` (normally "success") encrypted for
+   * `receiveId` (the id the request carried), signed with a fresh ms timestamp and 16-char nonce.
+   */
+  seal(message: string, receiveId: string = this.receiveId, now: number = Date.now()): SignedEnvelope {
+    const timeStamp = String(now);
+    const nonce = randomAlphanumeric(16);
+    const encrypt = this.encrypt(message, { receiveId });
+    return { msg_signature: this.sign(timeStamp, nonce, encrypt), timeStamp, nonce, encrypt };
+  }
+}
+
+/** Keep log lines readable when a wrong key turns the receive id into binary noise. */
+function printable(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e\u4e00-\u9fff]/g, '?');
+  return clean.length > 64 ? clean.slice(0, 64) + '…' : clean;
+}
