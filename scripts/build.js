@@ -11,9 +11,13 @@ for (const dir of ['core']) fs.rmSync(path.join(root, dir), { recursive: true, f
 for (const f of fs.readdirSync(path.join(root, 'nodes'))) {
   if (f.endsWith('.js')) fs.rmSync(path.join(root, 'nodes', f));
 }
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
-  stdio: 'inherit',
-});
+try {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
+    stdio: 'inherit',
+  });
+} catch {
+  process.exit(1); // tsc has printed the errors
+}
 const iconsOut = path.join(root, 'nodes', 'icons');
 fs.rmSync(iconsOut, { recursive: true, force: true });
 fs.cpSync(path.join(root, 'icons'), iconsOut, { recursive: true });

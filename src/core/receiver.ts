@@ -1,0 +1,160 @@
+/**
+ * The HTTP callback receiver's decision for one request, without any I/O: given the method, query
+ * and body, say what to answer and whether there is an event to emit. The order is the protocol's
+ * (§7): check the request shape, verify, decrypt, check the receive id, parse, then de-duplicate.
+ * Nothing is emitted unless every step passed.
+ */
+import type { CallbackCrypto, Problem } from './app-config';
+import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type SignedEnvelope } from './cipher';
+import type { DedupWindow } from './dedup';
+import { describeEvent, type EventInfo, URL_CHECK_EVENTS } from './event-info';
+import type { BodyResult } from './http/read-body';
+
+export type RejectCode =
+  | 'method-not-allowed'
+  | 'bad-request'
+  | 'too-large'
+  | 'not-configured'
+  | 'bad-payload'
+  | CipherErrorCode;
+
+export interface ReceivedEvent {
+  topic: string;
+  payload: Record<string, unknown>;
+  dingtalk: EventInfo;
+}
+
+export type Outcome =
+  | { kind: 'event'; status: 200; reply: SignedEnvelope; event: ReceivedEvent }
+  | { kind: 'duplicate'; status: 200; reply: SignedEnvelope; eventId: string; eventType: string }
+  | { kind: 'check'; status: 200; reply: SignedEnvelope; eventType: string }
+  | {
+      kind: 'rejected';
+      status: 400 | 403 | 405 | 413 | 503;
+      code: RejectCode;
+      reason: string;
+      /** For receive-id-mismatch: the id the push was encrypted for. */
+      found?: string;
+      /** For not-configured: the configuration problem, to translate for the log. */
+      problem?: Problem;
+    };
+
+export interface ReceiverRequest {
+  method: string | undefined;
+  query: Record<string, unknown>;
+  body: BodyResult;
+}
+
+/** What the receiver needs from the app: its crypto, or why it has none. */
+export type CryptoSource = () => { ok: true; value: CallbackCrypto } | { ok: false; problem: Problem };
+
+const STATUS_FOR: Record<RejectCode, 400 | 403 | 405 | 413 | 503> = {
+  'method-not-allowed': 405,
+  'bad-request': 400,
+  'too-large': 413,
+  'not-configured': 503,
+  'bad-payload': 400,
+  'bad-signature': 403,
+  'bad-ciphertext': 400,
+  'bad-padding': 400,
+  'bad-length': 400,
+  'receive-id-mismatch': 400,
+  'bad-utf8': 400,
+  'bad-aes-key': 503,
+  'bad-token': 503,
+};
+
+function reject(code: RejectCode, reason: string, extra: { found?: string; problem?: Problem } = {}): Outcome {
+  return { kind: 'rejected', status: STATUS_FOR[code], code, reason, ...extra };
+}
+
+function queryString(query: Record<string, unknown>, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const value = query[name];
+    if (typeof value === 'string' && value.length > 0) return value;
+  }
+  return undefined;
+}
+
+/** The `encrypt` field of the body, or the reason the body is not a DingTalk push. */
+function encryptField(body: BodyResult): { encrypt: string } | { error: string } {
+  let value: unknown;
+  if (body.kind === 'parsed') {
+    value = body.value;
+  } else if (body.kind === 'raw') {
+    try {
+      value = JSON.parse(body.bytes.toString('utf8'));
+    } catch {
+      return { error: 'body is not JSON' };
+    }
+  } else {
+    return { error: 'body could not be read' };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { error: 'body is not a JSON object' };
+  const encrypt = (value as Record<string, unknown>).encrypt;
+  if (typeof encrypt !== 'string' || encrypt.length === 0) return { error: 'body has no "encrypt" string' };
+  return { encrypt };
+}
+
+export class CallbackReceiver {
+  constructor(
+    private readonly crypto: CryptoSource,
+    private readonly dedup: DedupWindow,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  handle(request: ReceiverRequest): Outcome {
+    if ((request.method ?? '').toUpperCase() !== 'POST') {
+      return reject('method-not-allowed', `method ${request.method} is not allowed; DingTalk pushes with POST`);
+    }
+    if (request.body.kind === 'too-large') {
+      return reject('too-large', `body of ${request.body.size} bytes is over the limit`);
+    }
+    const field = encryptField(request.body);
+    if ('error' in field) return reject('bad-request', field.error);
+    const signature = queryString(request.query, 'msg_signature', 'signature');
+    const timestamp = queryString(request.query, 'timestamp', 'timeStamp');
+    const nonce = queryString(request.query, 'nonce');
+    if (signature === undefined || timestamp === undefined || nonce === undefined) {
+      return reject('bad-request', 'query must carry msg_signature (or signature), timestamp and nonce');
+    }
+
+    const source = this.crypto();
+    if (!source.ok) return reject('not-configured', 'the DingTalk app is not configured', { problem: source.problem });
+    const { cipher, acceptedIds } = source.value;
+
+    let plaintext: string;
+    let receiveId: string;
+    try {
+      ({ plaintext, receiveId } = cipher.open({ signature, timestamp, nonce, encrypt: field.encrypt }, acceptedIds));
+    } catch (err) {
+      if (err instanceof CipherError) return reject(err.code, err.message, err.found !== undefined ? { found: err.found } : {});
+      throw err;
+    }
+
+    let payload: unknown;
+    try {
+      payload = JSON.parse(plaintext);
+    } catch {
+      return reject('bad-payload', 'decrypted message is not JSON');
+    }
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+      return reject('bad-payload', 'decrypted message is not a JSON object');
+    }
+    const event = payload as Record<string, unknown>;
+    const info = describeEvent(event, plaintext, 'http', this.now());
+
+    // The ISV placeholder id is only legitimate on the suite-creation check (protocol §4).
+    if (receiveId === SUITE_PLACEHOLDER_RECEIVE_ID && info.eventType !== 'check_create_suite_url' && acceptedIds[0] !== receiveId) {
+      return reject('receive-id-mismatch', `receive id "${receiveId}" is only valid for check_create_suite_url`, { found: receiveId });
+    }
+
+    // Acknowledge with the id the push was encrypted for, so ISV suite checks verify too.
+    const reply = cipher.seal('success', receiveId, this.now());
+    if (URL_CHECK_EVENTS.has(info.eventType)) return { kind: 'check', status: 200, reply, eventType: info.eventType };
+    if (!this.dedup.add(info.eventId)) {
+      return { kind: 'duplicate', status: 200, reply, eventId: info.eventId, eventType: info.eventType };
+    }
+    return { kind: 'event', status: 200, reply, event: { topic: info.eventType, payload: event, dingtalk: info } };
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `dingtalk-app` config node: one DingTalk app's identity and secrets. Receivers ask it for the
+ * callback crypto; the secrets stay in Node-RED credentials (never in flows or exports).
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { type AppSettings, callbackCryptoFor, type CallbackCrypto, normaliseStyle, type Problem, receiveIdFor } from '../core/app-config';
+import { tokenIsConsoleCompatible } from '../core/cipher';
+import { registerType } from './register-type';
+
+interface AppDef extends NodeDef {
+  appKey?: string;
+  corpId?: string;
+  callbackStyle?: string;
+}
+
+export interface AppCredentials {
+  appSecret?: string;
+  token?: string;
+  aesKey?: string;
+}
+
+export type CryptoResult = { ok: true; value: CallbackCrypto } | { ok: false; problem: Problem };
+
+export interface DingTalkAppNode extends Node<AppCredentials> {
+  appKey: string;
+  corpId: string;
+  callbackStyle: string;
+  /** The receive id pushes must carry for this app (appKey, corpId or suiteKey). */
+  receiveId: string;
+  callbackCrypto(): CryptoResult;
+  /** A configuration problem in the runtime's language, for other nodes' logs and statuses. */
+  explain(problem: Problem): string;
+}
+
+export default function register(RED: NodeAPI): void {
+  function DingTalkApp(this: DingTalkAppNode, def: AppDef): void {
+    RED.nodes.createNode(this, def);
+    const creds = this.credentials ?? {};
+    const settings: AppSettings = {
+      appKey: (def.appKey ?? '').trim(),
+      corpId: (def.corpId ?? '').trim(),
+      callbackStyle: normaliseStyle(def.callbackStyle),
+      token: creds.token,
+      aesKey: creds.aesKey,
+    };
+    this.appKey = settings.appKey ?? '';
+    this.corpId = settings.corpId ?? '';
+    this.callbackStyle = settings.callbackStyle ?? 'event-subscription';
+    this.receiveId = receiveIdFor(settings).receiveId;
+
+    // Credentials only change on redeploy, which re-creates this node: derive the cipher once.
+    const crypto: CryptoResult = callbackCryptoFor(settings);
+    this.callbackCrypto = () => crypto;
+    this.explain = (problem) => RED._(`dingtalk-app.${problem.key}`, problem.params ?? {});
+
+    if (settings.token && !tokenIsConsoleCompatible(settings.token)) this.warn(RED._('dingtalk-app.warnings.token-console'));
+  }
+
+  registerType(RED, 'dingtalk-app', DingTalkApp, {
+    credentials: {
+      appSecret: { type: 'password' },
+      token: { type: 'password' },
+      aesKey: { type: 'password' },
+    },
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * `dingtalk-event-in`: DingTalk's HTTP push endpoint on RED.httpNode. The decision for each request
+ * lives in core/receiver; this file wires it to the route table, answers, emits and keeps the status.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { DedupWindow } from '../core/dedup';
+import { readBody } from '../core/http/read-body';
+import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
+import { LogThrottle } from '../core/log-throttle';
+import { CallbackReceiver, type Outcome } from '../core/receiver';
+import type { DingTalkAppNode } from './dingtalk-app';
+import { registerType } from './register-type';
+
+interface EventInDef extends NodeDef {
+  app?: string;
+  url?: string;
+}
+
+interface EventInSettings {
+  httpNodeRoot?: string | false;
+  dingtalkEventInMaxBody?: number;
+  dingtalkEventInDedupSeconds?: number;
+  dingtalkEventInDedupMax?: number;
+}
+
+export const DEFAULT_PATH = '/dingtalk/events';
+export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 3600, dedupMax: 100_000 } as const;
+const STATUS_INTERVAL_MS = 250;
+const LOUD_REJECTIONS_PER_MINUTE = 10;
+
+type Query = Record<string, unknown>;
+type ExpressRequest = IncomingMessage & { query?: Query };
+
+function positive(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function queryOf(req: ExpressRequest): Query {
+  if (req.query && typeof req.query === 'object') return req.query;
+  return Object.fromEntries(new URL(req.url ?? '/', 'http://local').searchParams);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  };
+  if (status === 405) headers.Allow = 'POST';
+  if (close) headers.Connection = 'close';
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
+export default function register(RED: NodeAPI): void {
+  const settings = RED.settings as unknown as EventInSettings;
+
+  function DingTalkEventIn(this: Node, def: EventInDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const path = normalisePath(def.url || DEFAULT_PATH);
+    const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
+    const counts = { received: 0, duplicates: 0, rejected: 0 };
+    const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-event-in.${key}`, params);
+
+    if (settings.httpNodeRoot === false || !RED.httpNode) {
+      node.warn(t('errors.no-http'));
+      node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.no-http' });
+      return;
+    }
+
+    const maxBody = positive(settings.dingtalkEventInMaxBody, DEFAULTS.maxBody);
+    const dedup = new DedupWindow({
+      windowMs: positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000,
+      maxEntries: positive(settings.dingtalkEventInDedupMax, DEFAULTS.dedupMax),
+    });
+    const receiver = new CallbackReceiver(
+      () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
+      dedup,
+    );
+    const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
+
+    // --- status: the path and the counters, at most every STATUS_INTERVAL_MS under load ---
+    let statusTimer: NodeJS.Timeout | undefined;
+    let lastStatusAt = 0;
+    const showCounts = () => {
+      statusTimer = undefined;
+      lastStatusAt = Date.now();
+      const fill = counts.rejected > 0 && counts.received === 0 ? 'yellow' : 'green';
+      node.status({ fill, shape: 'dot', text: t('status.counts', { path, ...counts }) });
+    };
+    const scheduleStatus = () => {
+      if (statusTimer) return;
+      const wait = Math.max(0, lastStatusAt + STATUS_INTERVAL_MS - Date.now());
+      statusTimer = setTimeout(showCounts, wait);
+    };
+    const showProblem = () => {
+      if (!app) {
+        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.no-app' });
+        node.warn(t('errors.no-app'));
+        return;
+      }
+      const crypto = app.callbackCrypto();
+      if (!crypto.ok) {
+        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.app-invalid' });
+        node.warn(t('errors.app-invalid', { reason: app.explain(crypto.problem) }));
+        return;
+      }
+      showCounts();
+    };
+
+    const logRejection = (outcome: Extract<Outcome, { kind: 'rejected' }>) => {
+      let reason = outcome.reason;
+      if (outcome.code === 'not-configured') {
+        reason = !app ? t('errors.no-app') : outcome.problem ? app.explain(outcome.problem) : reason;
+      } else if (outcome.code === 'receive-id-mismatch' && outcome.found !== undefined) {
+        reason = t('errors.receive-id-hint', { found: outcome.found, expected: app?.receiveId ?? '' });
+      }
+      const line = t('errors.rejected', { status: outcome.status, code: outcome.code, reason });
+      const { allowed, suppressedBefore } = throttle.take();
+      if (suppressedBefore > 0) node.warn(t('errors.throttled', { count: suppressedBefore }));
+      if (allowed) node.warn(line);
+      else node.debug(line);
+    };
+
+    const respond = (res: ServerResponse, outcome: Outcome) => {
+      switch (outcome.kind) {
+        case 'rejected':
+          counts.rejected += 1;
+          sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large');
+          logRejection(outcome);
+          break;
+        case 'check':
+          sendJson(res, 200, outcome.reply);
+          node.log(t('log.check', { eventType: outcome.eventType }));
+          break;
+        case 'duplicate':
+          counts.duplicates += 1;
+          sendJson(res, 200, outcome.reply);
+          break;
+        case 'event':
+          counts.received += 1;
+          // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
+          sendJson(res, 200, outcome.reply);
+          node.send(outcome.event as unknown as NodeMessage);
+          break;
+      }
+      scheduleStatus();
+    };
+
+    const handler: RouteHandler = (req: ExpressRequest, res) => {
+      readBody(req, maxBody)
+        .then((body) => {
+          if (body.kind === 'aborted') return; // the caller hung up: nothing to answer
+          respond(res, receiver.handle({ method: req.method, query: queryOf(req), body }));
+        })
+        .catch((err: unknown) => {
+          node.error(err instanceof Error ? err.message : String(err));
+          sendJson(res, 500, { error: 'internal', message: 'internal error' });
+        });
+    };
+
+    const table = routeTableFor(RED.httpNode);
+    if (!table.add(path, handler)) {
+      node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path }) });
+      node.error(t('errors.duplicate-path', { path }));
+      return;
+    }
+    showProblem();
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      table.remove(path, handler);
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = undefined;
+      dedup.clear();
+      done();
+    });
+  }
+
+  registerType(RED, 'dingtalk-event-in', DingTalkEventIn, {
+    settings: {
+      dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },
+      dingtalkEventInDedupSeconds: { value: DEFAULTS.dedupSeconds, exportable: true },
+      dingtalkEventInDedupMax: { value: DEFAULTS.dedupMax, exportable: true },
+    },
+  });
+}

@@ -1,0 +1,85 @@
+'use strict';
+// Loads this package's nodes into node-red-node-test-helper, serving the helper's bare RED.httpNode
+// on a real loopback port so tests talk real HTTP to it.
+const http = require('node:http');
+const helper = require('node-red-node-test-helper');
+const appModule = require('../../nodes/dingtalk-app.js').default;
+const eventInModule = require('../../nodes/dingtalk-event-in.js').default;
+const { APP } = require('./push');
+
+helper.init(require.resolve('node-red'));
+
+// The helper's RED._ returns the key; render parameters too, so status texts show their counts.
+const renderKey = (key, params) => (params && Object.keys(params).length ? `${key} ${JSON.stringify(params)}` : key);
+
+const state = { httpNode: null, server: null, base: null };
+
+async function load(flow, credentials) {
+  await helper.load(
+    [
+      (RED) => { RED._ = renderKey; return appModule(RED); },
+      (RED) => { state.httpNode = RED.httpNode; return eventInModule(RED); },
+    ],
+    flow,
+    credentials,
+  );
+  await serve();
+}
+
+async function serve() {
+  if (state.server) await new Promise((r) => state.server.close(r));
+  state.server = http.createServer(state.httpNode);
+  state.server.keepAliveTimeout = 1000;
+  await new Promise((r) => state.server.listen(0, '127.0.0.1', r));
+  state.base = `http://127.0.0.1:${state.server.address().port}`;
+}
+
+async function unload() {
+  if (state.server) {
+    state.server.closeAllConnections();
+    await new Promise((r) => state.server.close(r));
+    state.server = null;
+  }
+  await helper.unload();
+}
+
+/** POST (or another method) to the served httpNode; resolves { status, headers, json, text }. */
+async function request(path, { method = 'POST', body, headers = {} } = {}) {
+  const res = await fetch(state.base + path, {
+    method,
+    body,
+    headers: body !== undefined ? { 'content-type': 'application/json', ...headers } : headers,
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** A standard flow: one app config node, one receiver, one helper node collecting output. */
+function standardFlow({ path = '/dingtalk/events', app = {}, extra = [] } = {}) {
+  return [
+    { id: 'app', type: 'dingtalk-app', name: 'test app', appKey: APP.appKey, corpId: APP.corpId,
+      callbackStyle: 'event-subscription', ...app },
+    { id: 'in', type: 'dingtalk-event-in', app: 'app', url: path, wires: [['out']] },
+    { id: 'out', type: 'helper' },
+    ...extra,
+  ];
+}
+const standardCredentials = (over = {}) => ({ app: { token: APP.token, aesKey: APP.aesKey, appSecret: 'secret-x', ...over } });
+
+/** Collects the messages a helper node receives. */
+function collect(id = 'out') {
+  const messages = [];
+  helper.getNode(id).on('input', (msg) => messages.push(msg));
+  return messages;
+}
+
+/** The calls of a prototype spy (warn, error, status, log…) made by one node. */
+function callsOn(node, method) {
+  return node[method].getCalls().filter((c) => c.thisValue === node).map((c) => c.args);
+}
+
+const settle = (ms = 50) => new Promise((r) => setTimeout(r, ms));
+
+module.exports = { helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, serve };
