@@ -164,12 +164,13 @@ export default function register(RED: NodeAPI): void {
     };
 
     const table = routeTableFor(RED.httpNode);
-    if (!table.add(path, handler)) {
+    if (table.add(path, handler, showProblem)) {
+      showProblem();
+    } else {
+      // Stay inactive but waiting: if the node holding the path is deleted, this one takes over.
       node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path }) });
       node.error(t('errors.duplicate-path', { path }));
-      return;
     }
-    showProblem();
 
     node.on('close', (_removed: boolean, done: () => void) => {
       table.remove(path, handler);

@@ -33,26 +33,56 @@ function requestPath(req: IncomingMessage & { path?: string }): string {
   }
 }
 
-export class RouteTable {
-  private readonly routes = new Map<string, RouteHandler>();
+interface Claim {
+  handler: RouteHandler;
+  /** Called when a claim that had to wait becomes the owner of its path. */
+  onActive?: () => void;
+}
 
-  /** Claims `path` for `handler`. Returns false (and changes nothing) when another handler holds it. */
-  add(path: string, handler: RouteHandler): boolean {
+export class RouteTable {
+  /** path -> claims, owner first; later claims wait in order for the path to be released. */
+  private readonly routes = new Map<string, Claim[]>();
+
+  /**
+   * Claims `path` for `handler`. Returns true when it owns the path now; false when another handler
+   * holds it, in which case the claim waits and `onActive` runs if the owner releases the path
+   * (so a receiver left inactive by a duplicate takes over when the other one is deleted).
+   */
+  add(path: string, handler: RouteHandler, onActive?: () => void): boolean {
     const key = normalisePath(path);
-    const current = this.routes.get(key);
-    if (current !== undefined && current !== handler) return false;
-    this.routes.set(key, handler);
-    return true;
+    const claims = this.routes.get(key) ?? [];
+    const existing = claims.findIndex((c) => c.handler === handler);
+    if (existing >= 0) return existing === 0;
+    claims.push({ handler, onActive });
+    this.routes.set(key, claims);
+    return claims.length === 1;
   }
 
-  /** Releases `path` only if `handler` still owns it. */
+  /** Withdraws `handler`'s claim on `path`; if it was the owner, the next waiting claim takes over. */
   remove(path: string, handler: RouteHandler): void {
     const key = normalisePath(path);
-    if (this.routes.get(key) === handler) this.routes.delete(key);
+    const claims = this.routes.get(key);
+    if (claims === undefined) return;
+    const index = claims.findIndex((c) => c.handler === handler);
+    if (index < 0) return;
+    claims.splice(index, 1);
+    if (claims.length === 0) {
+      this.routes.delete(key);
+      return;
+    }
+    if (index === 0) claims[0].onActive?.();
   }
 
+  /** Number of paths served. */
   get size(): number {
     return this.routes.size;
+  }
+
+  /** Number of claims, waiting ones included: tests use it to prove nothing leaks. */
+  get claims(): number {
+    let n = 0;
+    for (const claims of this.routes.values()) n += claims.length;
+    return n;
   }
 
   paths(): string[] {
@@ -60,7 +90,7 @@ export class RouteTable {
   }
 
   readonly middleware = (req: IncomingMessage & { path?: string }, res: ServerResponse, next: Next): void => {
-    const handler = this.routes.get(requestPath(req));
+    const handler = this.routes.get(requestPath(req))?.[0].handler;
     if (handler === undefined) {
       next();
       return;
