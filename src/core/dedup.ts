@@ -42,9 +42,9 @@ export class DedupWindow {
    * should process it), false for a duplicate.
    */
   add(id: string): boolean {
+    if (this.has(id)) return false;
     const now = this.now();
     this.evict(now);
-    if (this.has(id)) return false;
     this.seen.set(id, now + this.windowMs);
     return true;
   }
