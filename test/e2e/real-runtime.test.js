@@ -1,0 +1,240 @@
+'use strict';
+// A real Node-RED process, started the way users start it, with the packed tarball installed in its
+// user directory the way the palette manager installs it. Pushes go over the network. This covers
+// what the test helper cannot: the editor's body parser reading JSON bodies before RED.httpNode
+// (default httpAdminRoot "/"), httpNodeRoot prefixes, i18n catalogues and the `files` whitelist.
+const should = require('should');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
+const { spawn, execFileSync } = require('node:child_process');
+const { APP, makePush, openReply } = require('../support/push');
+const { readJson } = require('../support/shared');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const NODE_RED = require.resolve('node-red/red.js');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs = 30000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+/** Packs the package and installs the tarball into a fresh user directory, as the palette manager does. */
+function installPackedModule() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-e2e-'));
+  const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' });
+  const tarball = path.join(work, JSON.parse(packed)[0].filename);
+  const userDir = path.join(work, 'userdir');
+  fs.mkdirSync(userDir);
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', tarball], { cwd: userDir, stdio: 'pipe' });
+  return { work, userDir, tarball };
+}
+
+class NodeRedProcess {
+  constructor(userDir, settings) {
+    this.userDir = userDir;
+    this.settings = settings;
+    this.output = '';
+  }
+
+  async start() {
+    this.port = await freePort();
+    const settingsFile = path.join(this.userDir, `settings-${this.port}.js`);
+    const settings = {
+      uiHost: '127.0.0.1',
+      uiPort: this.port,
+      flowFile: `flows-${this.port}.json`,
+      credentialSecret: 'e2e-only-credential-secret',
+      telemetry: { enabled: false, updateNotification: false },
+      diagnostics: { enabled: false, ui: false },
+      editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+      logging: { console: { level: 'info', metrics: false, audit: false } },
+      lang: 'en-US',
+      ...this.settings,
+    };
+    fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+    this.child = spawn(process.execPath, [NODE_RED, '-u', this.userDir, '-s', settingsFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+    });
+    this.child.stdout.on('data', (d) => { this.output += d; });
+    this.child.stderr.on('data', (d) => { this.output += d; });
+    this.exited = new Promise((r) => this.child.once('exit', r));
+    this.adminBase = `http://127.0.0.1:${this.port}${(settings.httpAdminRoot || '/').replace(/\/$/, '')}`;
+    this.nodeBase = `http://127.0.0.1:${this.port}${(settings.httpNodeRoot || '/').replace(/\/$/, '')}`;
+    await waitFor('Node-RED to start', async () => (await fetch(`${this.adminBase}/settings`)).ok);
+  }
+
+  async deploy(flow) {
+    const res = await fetch(`${this.adminBase}/flows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(flow),
+    });
+    if (res.status !== 204 && res.status !== 200) throw new Error(`deploy failed: ${res.status} ${await res.text()}`);
+  }
+
+  async stop() {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    await Promise.race([this.exited, sleep(10000).then(() => this.child.kill('SIGKILL'))]);
+  }
+}
+
+/** A loopback server standing in for a business system: collects what the flow forwards. */
+async function startSink() {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { received, url: `http://127.0.0.1:${server.address().port}/sink`, close: () => new Promise((r) => server.close(r)) };
+}
+
+function hubFlow(sinkUrl) {
+  return [
+    { id: 'tab1', type: 'tab', label: 'hub' },
+    { id: 'app1', type: 'dingtalk-app', name: 'e2e app', appKey: APP.appKey, corpId: APP.corpId, callbackStyle: 'event-subscription',
+      credentials: { token: APP.token, aesKey: APP.aesKey, appSecret: 'e2e-app-secret-value' } },
+    { id: 'in1', z: 'tab1', type: 'dingtalk-event-in', app: 'app1', url: '/dingtalk/events', x: 150, y: 80, wires: [['fn1']] },
+    { id: 'fn1', z: 'tab1', type: 'function', x: 350, y: 80, wires: [['req1']],
+      func: 'msg.payload = { topic: msg.topic, payload: msg.payload, dingtalk: msg.dingtalk };\nmsg.headers = { "content-type": "application/json" };\nreturn msg;' },
+    { id: 'req1', z: 'tab1', type: 'http request', method: 'POST', ret: 'txt', url: sinkUrl, x: 550, y: 80, wires: [[]] },
+  ];
+}
+
+async function pushOver(base, plaintext) {
+  const p = makePush(plaintext);
+  const res = await fetch(`${base}/dingtalk/events?${p.query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } });
+  return { status: res.status, json: await res.json().catch(() => undefined) };
+}
+
+describe('real Node-RED process with the packed module (e2e)', function () {
+  this.timeout(180000);
+  let install;
+  let sink;
+
+  before(async function () {
+    install = installPackedModule();
+    sink = await startSink();
+  });
+
+  after(async function () {
+    if (sink) await sink.close();
+    if (install) fs.rmSync(install.work, { recursive: true, force: true });
+  });
+
+  it('the tarball carries the built nodes, locales, icons and examples, and no sources or tests', function () {
+    const files = execFileSync('tar', ['-tzf', install.tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    const has = (f) => files.includes(`package/${f}`);
+    for (const f of ['package.json', 'nodes/dingtalk-app.js', 'nodes/dingtalk-app.html', 'nodes/dingtalk-event-in.js',
+      'nodes/dingtalk-event-in.html', 'nodes/icons/dingtalk.svg', 'nodes/locales/en-US/dingtalk-event-in.json',
+      'nodes/locales/zh-CN/dingtalk-event-in.json', 'nodes/locales/zh-CN/dingtalk-event-in.html', 'core/cipher.js',
+      'examples/Receive DingTalk events.json', 'README.md', 'README.zh-CN.md', 'LICENSE']) {
+      has(f).should.be.true(`${f} missing from the tarball`);
+    }
+    files.some((f) => f.startsWith('package/src/') || f.startsWith('package/test/')).should.be.false();
+  });
+
+  for (const variant of [
+    { name: 'default settings (editor at "/", its body parser reads JSON first)', settings: {} },
+    { name: 'httpNodeRoot "/api" and httpAdminRoot "/admin" (body arrives unread)', settings: { httpNodeRoot: '/api', httpAdminRoot: '/admin' } },
+  ]) {
+    describe(variant.name, function () {
+      let red;
+      before(async function () {
+        red = new NodeRedProcess(install.userDir, variant.settings);
+        await red.start();
+        const nodes = await (await fetch(`${red.adminBase}/nodes`, { headers: { accept: 'application/json' } })).json();
+        const ours = nodes.filter((n) => n.module === '@dingtalk-hub/node-red-dingtalk');
+        ours.map((n) => n.types[0]).sort().should.eql(['dingtalk-app', 'dingtalk-event-in']);
+        ours.forEach((n) => { n.enabled.should.be.true(); should.not.exist(n.err); });
+        sink.received.length = 0;
+        await red.deploy(hubFlow(sink.url));
+        await waitFor('the receiver route', async () => (await fetch(`${red.nodeBase}/dingtalk/events`, { method: 'POST' })).status !== 404);
+      });
+      after(async function () {
+        if (red) await red.stop();
+      });
+
+      it('answers a signed check_url with an encrypted success and logs it in words, not keys', async function () {
+        const res = await pushOver(red.nodeBase, '{"EventType":"check_url"}');
+        res.status.should.equal(200);
+        openReply(res.json).should.equal('success');
+        await waitFor('the check log line', () => red.output.includes("Answered DingTalk's check_url URL check"));
+      });
+
+      it('forwards pushed events through the flow, payload unchanged, once each', async function () {
+        const bpms = readJson('fixtures', 'events', 'bpms_instance_change.json');
+        const legacy = readJson('fixtures', 'events', 'legacy', 'user_add_org.json');
+        for (const event of [bpms, legacy, bpms]) {
+          const res = await pushOver(red.nodeBase, JSON.stringify(event));
+          res.status.should.equal(200);
+          openReply(res.json).should.equal('success');
+        }
+        await waitFor('two forwarded events', () => sink.received.length >= 2);
+        await sleep(300);
+        sink.received.length.should.equal(2);
+        sink.received[0].payload.should.eql(bpms);
+        sink.received[0].dingtalk.should.have.properties({ eventId: bpms.eventId, eventType: 'bpms_instance_change', source: 'http' });
+        sink.received[1].payload.should.eql(legacy);
+        sink.received[1].topic.should.equal('user_add_org');
+      });
+
+      it('rejects a bad signature (403) and an oversized body (413) with JSON errors', async function () {
+        const p = makePush('{"EventType":"check_url"}');
+        const bad = await fetch(`${red.nodeBase}/dingtalk/events?${p.query.replace(/msg_signature=\w+/, 'msg_signature=' + 'a'.repeat(40))}`,
+          { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } });
+        bad.status.should.equal(403);
+        (await bad.json()).error.should.equal('bad-signature');
+        const big = await fetch(`${red.nodeBase}/dingtalk/events?${p.query}`,
+          { method: 'POST', body: JSON.stringify({ encrypt: 'A'.repeat(300 * 1024) }), headers: { 'content-type': 'application/json' } });
+        big.status.should.equal(413);
+        (await big.json()).error.should.equal('too-large');
+        await waitFor('the rejection log line', () => red.output.includes('Rejected a push with HTTP 403 (bad-signature)'));
+      });
+
+      it('keeps the secrets out of flows, the admin API and the log', async function () {
+        const flows = await (await fetch(`${red.adminBase}/flows`)).text();
+        const onDisk = fs.readFileSync(path.join(install.userDir, `flows-${red.port}.json`), 'utf8');
+        for (const secret of [APP.token, APP.aesKey, 'e2e-app-secret-value']) {
+          flows.should.not.containEql(secret);
+          onDisk.should.not.containEql(secret);
+          red.output.should.not.containEql(secret);
+        }
+      });
+
+      if (variant.settings.httpNodeRoot) {
+        it('serves only under httpNodeRoot', async function () {
+          const p = makePush('{"EventType":"check_url"}');
+          const outside = await fetch(`http://127.0.0.1:${red.port}/dingtalk/events?${p.query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } });
+          outside.status.should.equal(404);
+        });
+      }
+    });
+  }
+});
