@@ -186,6 +186,8 @@ export default function register(RED: NodeAPI): void {
       dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },
       dingtalkEventInDedupSeconds: { value: DEFAULTS.dedupSeconds, exportable: true },
       dingtalkEventInDedupMax: { value: DEFAULTS.dedupMax, exportable: true },
+      // The editor is told httpNodeRoot "/" even when it is false; this lets the dialog warn.
+      dingtalkEventInHttpDisabled: { value: settings.httpNodeRoot === false, exportable: true },
     },
   });
 }

@@ -245,6 +245,20 @@ describe('dingtalk-event-in', function () {
       await expectRejected(await request(`${PATH}?${p.query}`, { body: p.body }), 503, 'not-configured');
     });
 
+    it('with httpNodeRoot false: warns, shows a red status and serves nothing', async function () {
+      helper.settings({ httpNodeRoot: false });
+      try {
+        await load(standardFlow(), standardCredentials());
+        const node = helper.getNode('in');
+        callsOn(node, 'status')[0][0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.no-http' });
+        callsOn(node, 'warn')[0][0].should.equal('dingtalk-event-in.errors.no-http');
+        const p = makePush('{"EventType":"check_url"}');
+        (await request(`${PATH}?${p.query}`, { body: p.body })).status.should.equal(404);
+      } finally {
+        helper.settings({ httpNodeRoot: undefined });
+      }
+    });
+
     it('never throws on odd requests: repeated query parameters, an empty body, a bad URL escape', async function () {
       await load(standardFlow(), standardCredentials());
       const p = makePush('{"EventType":"check_url"}');
