@@ -7,7 +7,7 @@
 import type { CallbackCrypto, Problem } from './app-config';
 import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type SignedEnvelope } from './cipher';
 import type { DedupWindow } from './dedup';
-import { describeEvent, type EventInfo, URL_CHECK_EVENTS } from './event-info';
+import { describeEvent, type EventInfo, normalisePayload, URL_CHECK_EVENTS } from './events';
 import type { BodyResult } from './http/read-body';
 
 export type RejectCode =
@@ -96,12 +96,24 @@ function encryptField(body: BodyResult): { encrypt: string } | { error: string }
   return { encrypt };
 }
 
+export interface ReceiverOptions {
+  /** Rewrite legacy payloads to the developer-console shape (events.ts normalisePayload). */
+  normalise?: boolean;
+  now?: () => number;
+}
+
 export class CallbackReceiver {
+  private readonly normalise: boolean;
+  private readonly now: () => number;
+
   constructor(
     private readonly crypto: CryptoSource,
     private readonly dedup: DedupWindow,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: ReceiverOptions = {},
+  ) {
+    this.normalise = options.normalise ?? false;
+    this.now = options.now ?? Date.now;
+  }
 
   handle(request: ReceiverRequest): Outcome {
     if ((request.method ?? '').toUpperCase() !== 'POST') {
@@ -142,7 +154,7 @@ export class CallbackReceiver {
       return reject('bad-payload', 'decrypted message is not a JSON object');
     }
     const event = payload as Record<string, unknown>;
-    const info = describeEvent(event, plaintext, 'http', this.now());
+    const info = describeEvent(event, 'http', { plaintext, receivedAt: this.now() });
 
     // The ISV placeholder id is only legitimate on the suite-creation check (protocol §4).
     if (receiveId === SUITE_PLACEHOLDER_RECEIVE_ID && info.eventType !== 'check_create_suite_url' && acceptedIds[0] !== receiveId) {
@@ -155,6 +167,7 @@ export class CallbackReceiver {
     if (!this.dedup.add(info.eventId)) {
       return { kind: 'duplicate', status: 200, reply, eventId: info.eventId, eventType: info.eventType };
     }
-    return { kind: 'event', status: 200, reply, event: { topic: info.eventType, payload: event, dingtalk: info } };
+    const emitted = this.normalise ? normalisePayload(event) : event;
+    return { kind: 'event', status: 200, reply, event: { topic: info.eventType, payload: emitted, dingtalk: info } };
   }
 }

@@ -15,6 +15,7 @@ import { registerType } from './register-type';
 interface EventInDef extends NodeDef {
   app?: string;
   url?: string;
+  normalise?: boolean;
 }
 
 interface EventInSettings {
@@ -80,6 +81,7 @@ export default function register(RED: NodeAPI): void {
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
       dedup,
+      { normalise: def.normalise === true },
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
 

@@ -8,7 +8,7 @@ const { APP, makePush } = require('../support/push');
 
 const settings = { appKey: APP.appKey, corpId: APP.corpId, callbackStyle: 'event-subscription', token: APP.token, aesKey: APP.aesKey };
 const receiver = (overrides = {}) => new CallbackReceiver(() => callbackCryptoFor({ ...settings, ...overrides }),
-  new DedupWindow({ windowMs: 60000, maxEntries: 100 }), () => 1717000000000);
+  new DedupWindow({ windowMs: 60000, maxEntries: 100 }), { now: () => 1717000000000, normalise: overrides.normalise });
 const requestFor = (push, extra = {}) => ({
   method: 'POST',
   query: Object.fromEntries(new URLSearchParams(push.query)),
@@ -67,6 +67,15 @@ describe('core/receiver', function () {
     const check = makePush('{"EventType":"check_url"}');
     r.handle(requestFor(check)).kind.should.equal('check');
     r.handle(requestFor(check)).kind.should.equal('check');
+  });
+
+  it('normalises legacy payloads when asked, keeping the id of what DingTalk sent', function () {
+    const text = JSON.stringify({ EventType: 'user_add_org', TimeStamp: 1717000001456, UserId: ['u1'], CorpId: 'c' });
+    const plain = receiver().handle(requestFor(makePush(text)));
+    const normal = receiver({ normalise: true }).handle(requestFor(makePush(text)));
+    plain.event.payload.should.eql(JSON.parse(text));
+    normal.event.payload.should.eql({ EventType: 'user_add_org', EventTime: 1717000001456, timeStamp: 1717000001456, userId: ['u1'], CorpId: 'c' });
+    normal.event.dingtalk.eventId.should.equal(plain.event.dingtalk.eventId);
   });
 
   it('rejects decrypted text that is not a JSON object', function () {

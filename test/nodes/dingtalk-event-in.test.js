@@ -106,6 +106,21 @@ describe('dingtalk-event-in', function () {
     });
   });
 
+  describe('normalise option', function () {
+    it('emits legacy events in the console shape when "normalise payload" is on', async function () {
+      const flow = standardFlow();
+      flow[1].normalise = true;
+      await load(flow, standardCredentials());
+      const out = collect();
+      const legacy = eventFixtures().find((f) => f.name === 'legacy/user_add_org.json');
+      (await push(legacy.plaintext)).status.should.equal(200);
+      await settle();
+      out.length.should.equal(1);
+      out[0].payload.should.have.properties({ userId: legacy.payload.UserId, CorpId: legacy.payload.CorpId, EventTime: legacy.payload.TimeStamp });
+      out[0].payload.should.not.have.property('UserId');
+    });
+  });
+
   describe('duplicates', function () {
     it('answers success again but emits once, for eventId and for id-less legacy events', async function () {
       await load(standardFlow(), standardCredentials());
