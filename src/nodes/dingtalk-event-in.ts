@@ -8,6 +8,7 @@ import { DedupWindow } from '../core/dedup';
 import { readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
+import { RateLimitedCall } from '../core/rate-limited-call';
 import { CallbackReceiver, type Outcome } from '../core/receiver';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { registerType } from './register-type';
@@ -85,20 +86,11 @@ export default function register(RED: NodeAPI): void {
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
 
-    // --- status: the path and the counters, at most every STATUS_INTERVAL_MS under load ---
-    let statusTimer: NodeJS.Timeout | undefined;
-    let lastStatusAt = 0;
-    const showCounts = () => {
-      statusTimer = undefined;
-      lastStatusAt = Date.now();
+    // The path and the counters, at most every STATUS_INTERVAL_MS under load.
+    const status = new RateLimitedCall(() => {
       const fill = counts.rejected > 0 && counts.received === 0 ? 'yellow' : 'green';
       node.status({ fill, shape: 'dot', text: t('status.counts', { path, ...counts }) });
-    };
-    const scheduleStatus = () => {
-      if (statusTimer) return;
-      const wait = Math.max(0, lastStatusAt + STATUS_INTERVAL_MS - Date.now());
-      statusTimer = setTimeout(showCounts, wait);
-    };
+    }, STATUS_INTERVAL_MS);
     const showProblem = () => {
       if (!app) {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.no-app' });
@@ -111,7 +103,7 @@ export default function register(RED: NodeAPI): void {
         node.warn(t('errors.app-invalid', { reason: app.explain(crypto.problem) }));
         return;
       }
-      showCounts();
+      status.runNow();
     };
 
     const logRejection = (outcome: Extract<Outcome, { kind: 'rejected' }>) => {
@@ -150,7 +142,7 @@ export default function register(RED: NodeAPI): void {
           node.send(outcome.event as unknown as NodeMessage);
           break;
       }
-      scheduleStatus();
+      status.request();
     };
 
     const handler: RouteHandler = (req: ExpressRequest, res) => {
@@ -176,8 +168,7 @@ export default function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       table.remove(path, handler);
-      if (statusTimer) clearTimeout(statusTimer);
-      statusTimer = undefined;
+      status.cancel();
       dedup.clear();
       done();
     });
