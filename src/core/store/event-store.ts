@@ -1,0 +1,271 @@
+/**
+ * The hub's durable state in one SQLite file (WAL, synchronous FULL): an inbox of received events,
+ * which is also the de-duplication window, and an outbox of deliveries keyed by (subscriber, event).
+ * Every write goes through group commit; a promise from accept/enqueue settles once the row is on disk.
+ * Backlogs live here, never in memory: workers read due deliveries a page at a time.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GroupCommit } from './group-commit';
+
+export type DeliveryState = 'queued' | 'delivered' | 'dead';
+
+export interface InboxRow {
+  seq: number;
+  eventId: string;
+  receiver: string;
+  receivedAt: number;
+  message: string;
+}
+
+export interface Delivery {
+  id: number;
+  subscriber: string;
+  eventId: string;
+  eventType: string;
+  body: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAt: number;
+  createdAt: number;
+  updatedAt: number;
+  lastStatus: number | null;
+  lastError: string | null;
+}
+
+interface DeliveryRow {
+  id: number;
+  subscriber: string;
+  event_id: string;
+  event_type: string;
+  body: string;
+  state: DeliveryState;
+  attempts: number;
+  next_at: number;
+  created_at: number;
+  updated_at: number;
+  last_status: number | null;
+  last_error: string | null;
+}
+
+const toDelivery = (r: DeliveryRow): Delivery => ({
+  id: r.id,
+  subscriber: r.subscriber,
+  eventId: r.event_id,
+  eventType: r.event_type,
+  body: r.body,
+  state: r.state,
+  attempts: r.attempts,
+  nextAt: r.next_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastStatus: r.last_status,
+  lastError: r.last_error,
+});
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS inbox (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id    TEXT NOT NULL UNIQUE,
+  receiver    TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  handed      INTEGER NOT NULL DEFAULT 0,
+  message     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (receiver, handed, seq);
+CREATE INDEX IF NOT EXISTS inbox_age ON inbox (received_at);
+CREATE TABLE IF NOT EXISTS outbox (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscriber  TEXT NOT NULL,
+  event_id    TEXT NOT NULL,
+  event_type  TEXT NOT NULL DEFAULT '',
+  body        TEXT NOT NULL,
+  state       TEXT NOT NULL DEFAULT 'queued',
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  next_at     INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  last_status INTEGER,
+  last_error  TEXT,
+  UNIQUE (subscriber, event_id)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (subscriber, state, next_at);
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (subscriber, state, id);
+`;
+
+export interface StoreOptions {
+  now?: () => number;
+}
+
+export class EventStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly commit: GroupCommit;
+  private readonly now: () => number;
+  /** Accepts waiting for the current batch, so a duplicate arriving meanwhile is recognised. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly statements;
+
+  constructor(path: string, options: StoreOptions = {}) {
+    this.path = path;
+    this.now = options.now ?? Date.now;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL'); // acknowledged means flushed, even across a power cut
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.commit = new GroupCommit((body) => this.db.transaction(body)());
+    const db = this.db;
+    this.statements = {
+      inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
+      inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message) VALUES (?, ?, ?, ?)'),
+      inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
+      inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
+      inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
+      outboxInsert: db.prepare(
+        'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
+      due: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?"),
+      head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
+      nextDue: db.prepare("SELECT MIN(next_at) FROM outbox WHERE subscriber = ? AND state = 'queued'").pluck(),
+      byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
+      delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+      failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
+      wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
+      counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
+      list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
+      replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
+      replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
+      pruneDelivered: db.prepare("DELETE FROM outbox WHERE state = 'delivered' AND updated_at < ?"),
+    };
+  }
+
+  // --- inbox -------------------------------------------------------------------------------------
+
+  /**
+   * Records a received event unless its id is already known. Resolves 'new' once the row is on disk
+   * (only then may DingTalk be told `success`), 'duplicate' when the event was seen before.
+   */
+  async accept(eventId: string, receiver: string, message: unknown): Promise<'new' | 'duplicate'> {
+    const pending = this.inFlight.get(eventId);
+    if (pending) {
+      await pending;
+      return 'duplicate';
+    }
+    if (this.statements.inboxHas.get(eventId)) return 'duplicate';
+    const text = JSON.stringify(message);
+    const written = this.commit.write(() => {
+      this.statements.inboxInsert.run(eventId, receiver, this.now(), text);
+    });
+    this.inFlight.set(eventId, written);
+    try {
+      await written;
+    } finally {
+      this.inFlight.delete(eventId);
+    }
+    return 'new';
+  }
+
+  /** Events a receiver acknowledged that may not have reached every dispatch node yet. */
+  pendingInbox(receiver: string): InboxRow[] {
+    return this.statements.inboxPending.all(receiver) as InboxRow[];
+  }
+
+  /** Marks a receiver's events received up to `cutoff` as handed on; returns how many. */
+  markHanded(receiver: string, cutoff: number): number {
+    return this.statements.inboxHand.run(receiver, cutoff).changes;
+  }
+
+  // --- outbox ------------------------------------------------------------------------------------
+
+  /** Queues a delivery of `body` to `subscriber`; 'duplicate' if that subscriber already has the event. */
+  async enqueue(subscriber: string, eventId: string, eventType: string, body: string): Promise<'new' | 'duplicate'> {
+    if (this.statements.outboxHas.get(subscriber, eventId)) return 'duplicate';
+    let inserted = false;
+    await this.commit.write(() => {
+      const now = this.now();
+      inserted = this.statements.outboxInsert.run(subscriber, eventId, eventType, body, now, now, now).changes === 1;
+    });
+    return inserted ? 'new' : 'duplicate';
+  }
+
+  /** Up to `limit` queued deliveries due now, earliest first. */
+  due(subscriber: string, limit: number): Delivery[] {
+    return (this.statements.due.all(subscriber, this.now(), limit) as DeliveryRow[]).map(toDelivery);
+  }
+
+  /** The oldest queued delivery (ordered mode delivers strictly in this order). */
+  head(subscriber: string): Delivery | undefined {
+    const row = this.statements.head.get(subscriber) as DeliveryRow | undefined;
+    return row ? toDelivery(row) : undefined;
+  }
+
+  /** When the next queued delivery falls due, or undefined when nothing is queued. */
+  nextDueAt(subscriber: string): number | undefined {
+    const value = this.statements.nextDue.get(subscriber) as number | null;
+    return value ?? undefined;
+  }
+
+  get(id: number): Delivery | undefined {
+    const row = this.statements.byId.get(id) as DeliveryRow | undefined;
+    return row ? toDelivery(row) : undefined;
+  }
+
+  recordDelivered(id: number, status: number): Promise<void> {
+    return this.commit.write(() => {
+      this.statements.delivered.run(status, this.now(), id);
+    });
+  }
+
+  /** A failed attempt: queued again at `nextAt`, or dead when `nextAt` is undefined. */
+  recordFailed(id: number, outcome: { nextAt?: number; status?: number; error?: string }): Promise<void> {
+    return this.commit.write(() => {
+      const state: DeliveryState = outcome.nextAt === undefined ? 'dead' : 'queued';
+      this.statements.failed.run(state, outcome.nextAt ?? 0, outcome.status ?? null, outcome.error ?? null, this.now(), id);
+    });
+  }
+
+  /** The endpoint answered again: everything queued becomes due now. */
+  wakeAll(subscriber: string): Promise<void> {
+    return this.commit.write(() => {
+      const now = this.now();
+      this.statements.wakeAll.run(now, subscriber, now);
+    });
+  }
+
+  counts(subscriber: string): Record<DeliveryState, number> {
+    const out: Record<DeliveryState, number> = { queued: 0, delivered: 0, dead: 0 };
+    for (const row of this.statements.counts.all(subscriber) as { state: DeliveryState; n: number }[]) out[row.state] = row.n;
+    return out;
+  }
+
+  list(subscriber: string, state: DeliveryState, limit = 100, offset = 0): Delivery[] {
+    return (this.statements.list.all(subscriber, state, limit, offset) as DeliveryRow[]).map(toDelivery);
+  }
+
+  /** Puts dead letters back in the queue (one by id, or all of a subscriber's); returns how many. */
+  async replay(subscriber: string, id?: number): Promise<number> {
+    let changed = 0;
+    await this.commit.write(() => {
+      const now = this.now();
+      changed = (id === undefined
+        ? this.statements.replayAll.run(now, now, subscriber)
+        : this.statements.replayOne.run(now, now, id, subscriber)).changes;
+    });
+    return changed;
+  }
+
+  /** Forgets handed-on inbox rows older than `inboxBefore` and delivered rows older than `deliveredBefore`. */
+  prune(inboxBefore: number, deliveredBefore: number): void {
+    this.statements.inboxPrune.run(inboxBefore);
+    this.statements.pruneDelivered.run(deliveredBefore);
+  }
+
+  close(): void {
+    this.commit.flush();
+    if (this.db.open) this.db.close();
+  }
+}
