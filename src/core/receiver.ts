@@ -1,12 +1,12 @@
 /**
- * The HTTP callback receiver's decision for one request, without any I/O: given the method, query
- * and body, say what to answer and whether there is an event to emit. The order is the protocol's
- * (§7): check the request shape, verify, decrypt, check the receive id, parse, then de-duplicate.
+ * The HTTP callback receiver's decision for one request: given the method, query and body, say what
+ * to answer and whether there is an event to emit. The order is the protocol's (§7): check the
+ * request shape, verify, decrypt, check the receive id, parse; then hand the event to the intake
+ * (the durable inbox, which also de-duplicates) and only once it is stored answer "success".
  * Nothing is emitted unless every step passed.
  */
 import type { CallbackCrypto, Problem } from './app-config';
 import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type SignedEnvelope } from './cipher';
-import type { DedupWindow } from './dedup';
 import { describeEvent, type EventInfo, normalisePayload, URL_CHECK_EVENTS } from './events';
 import type { BodyResult } from './http/read-body';
 
@@ -16,6 +16,7 @@ export type RejectCode =
   | 'too-large'
   | 'not-configured'
   | 'bad-payload'
+  | 'store-unavailable'
   | CipherErrorCode;
 
 export interface ReceivedEvent {
@@ -45,6 +46,12 @@ export interface ReceiverRequest {
   body: BodyResult;
 }
 
+/**
+ * Where accepted events go before DingTalk is answered: resolves 'new' once the event is durable,
+ * 'duplicate' when it was received before (the event store's inbox).
+ */
+export type EventIntake = (eventId: string, message: ReceivedEvent) => Promise<'new' | 'duplicate'>;
+
 /** What the receiver needs from the app: its crypto, or why it has none. */
 export type CryptoSource = () => { ok: true; value: CallbackCrypto } | { ok: false; problem: Problem };
 
@@ -54,6 +61,7 @@ const STATUS_FOR: Record<RejectCode, 400 | 403 | 405 | 413 | 503> = {
   'too-large': 413,
   'not-configured': 503,
   'bad-payload': 400,
+  'store-unavailable': 503,
   'bad-signature': 403,
   'bad-ciphertext': 400,
   'bad-padding': 400,
@@ -108,14 +116,14 @@ export class CallbackReceiver {
 
   constructor(
     private readonly crypto: CryptoSource,
-    private readonly dedup: DedupWindow,
+    private readonly intake: EventIntake,
     options: ReceiverOptions = {},
   ) {
     this.normalise = options.normalise ?? false;
     this.now = options.now ?? Date.now;
   }
 
-  handle(request: ReceiverRequest): Outcome {
+  async handle(request: ReceiverRequest): Promise<Outcome> {
     if ((request.method ?? '').toUpperCase() !== 'POST') {
       return reject('method-not-allowed', `method ${request.method} is not allowed; DingTalk pushes with POST`);
     }
@@ -164,10 +172,16 @@ export class CallbackReceiver {
     // Acknowledge with the id the push was encrypted for, so ISV suite checks verify too.
     const reply = cipher.seal('success', receiveId, this.now());
     if (URL_CHECK_EVENTS.has(info.eventType)) return { kind: 'check', status: 200, reply, eventType: info.eventType };
-    if (!this.dedup.add(info.eventId)) {
-      return { kind: 'duplicate', status: 200, reply, eventId: info.eventId, eventType: info.eventType };
-    }
     const emitted = this.normalise ? normalisePayload(event) : event;
-    return { kind: 'event', status: 200, reply, event: { topic: info.eventType, payload: emitted, dingtalk: info } };
+    const message: ReceivedEvent = { topic: info.eventType, payload: emitted, dingtalk: info };
+    let verdict: 'new' | 'duplicate';
+    try {
+      verdict = await this.intake(info.eventId, message);
+    } catch (err) {
+      // Not durable, so not acknowledged: DingTalk will push it again.
+      return reject('store-unavailable', `the event could not be stored: ${(err as Error).message}`);
+    }
+    if (verdict === 'duplicate') return { kind: 'duplicate', status: 200, reply, eventId: info.eventId, eventType: info.eventType };
+    return { kind: 'event', status: 200, reply, event: message };
   }
 }

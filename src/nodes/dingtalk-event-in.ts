@@ -4,14 +4,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { DedupWindow } from '../core/dedup';
 import { readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
-import { CallbackReceiver, type Outcome } from '../core/receiver';
+import { CallbackReceiver, type Outcome, type ReceivedEvent } from '../core/receiver';
+import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { registerType } from './register-type';
+import { storePath } from './store-location';
 
 interface EventInDef extends NodeDef {
   app?: string;
@@ -23,11 +24,15 @@ interface EventInSettings {
   httpNodeRoot?: string | false;
   dingtalkEventInMaxBody?: number;
   dingtalkEventInDedupSeconds?: number;
-  dingtalkEventInDedupMax?: number;
+  dingtalkDispatchKeepDeliveredDays?: number;
 }
 
 export const DEFAULT_PATH = '/dingtalk/events';
-export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 3600, dedupMax: 100_000 } as const;
+export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600, keepDeliveredDays: 7 } as const;
+/** An acknowledged event counts as handed on once it is this old: every dispatch node has long had it. */
+const SETTLE_MS = 30_000;
+const HOUSEKEEPING_MS = 5_000;
+const PRUNE_MS = 10 * 60_000;
 const STATUS_INTERVAL_MS = 250;
 const LOUD_REJECTIONS_PER_MINUTE = 10;
 
@@ -75,13 +80,22 @@ export default function register(RED: NodeAPI): void {
     }
 
     const maxBody = positive(settings.dingtalkEventInMaxBody, DEFAULTS.maxBody);
-    const dedup = new DedupWindow({
-      windowMs: positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000,
-      maxEntries: positive(settings.dingtalkEventInDedupMax, DEFAULTS.dedupMax),
-    });
+    // Acknowledged means durable: every event goes into the store's inbox (also the de-duplication
+    // window, kept dingtalkEventInDedupSeconds) before DingTalk hears "success".
+    let lease: StoreLease | undefined;
+    try {
+      lease = acquireStore(storePath(RED));
+    } catch (err) {
+      node.error(t('errors.store', { message: (err as Error).message }));
+    }
+    const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
+    const keepDeliveredMs = positive(settings.dingtalkDispatchKeepDeliveredDays, DEFAULTS.keepDeliveredDays) * 86_400_000;
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
-      dedup,
+      (eventId, message) => {
+        if (!lease) return Promise.reject(new Error(t('status.store-error')));
+        return lease.store.accept(eventId, node.id, message);
+      },
       { normalise: def.normalise === true },
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
@@ -147,9 +161,9 @@ export default function register(RED: NodeAPI): void {
 
     const handler: RouteHandler = (req: ExpressRequest, res) => {
       readBody(req, maxBody)
-        .then((body) => {
+        .then(async (body) => {
           if (body.kind === 'aborted') return; // the caller hung up: nothing to answer
-          respond(res, receiver.handle({ method: req.method, query: queryOf(req), body }));
+          respond(res, await receiver.handle({ method: req.method, query: queryOf(req), body }));
         })
         .catch((err: unknown) => {
           node.error(err instanceof Error ? err.message : String(err));
@@ -166,10 +180,44 @@ export default function register(RED: NodeAPI): void {
       node.error(t('errors.duplicate-path', { path }));
     }
 
+    // After a restart (or a redeploy of this node), events acknowledged before it that may not have
+    // reached every dispatch node are emitted again; dispatch outboxes make that idempotent.
+    let closed = false;
+    const redeliver = () => {
+      if (closed || !lease) return;
+      const rows = lease.store.pendingInbox(node.id);
+      if (rows.length > 0) node.log(t('log.redelivered', { count: rows.length }));
+      for (const row of rows) {
+        const message = JSON.parse(row.message) as ReceivedEvent;
+        message.dingtalk.redelivered = true;
+        node.send(message as unknown as NodeMessage);
+      }
+    };
+    RED.events.once('flows:started', redeliver);
+
+    const housekeeping = setInterval(() => {
+      if (!lease) return;
+      const now = Date.now();
+      try {
+        lease.store.markHanded(node.id, now - SETTLE_MS);
+        if (now - lastPrune >= PRUNE_MS) {
+          lastPrune = now;
+          lease.store.prune(now - dedupMs, now - keepDeliveredMs);
+        }
+      } catch (err) {
+        node.warn(t('errors.store', { message: (err as Error).message }));
+      }
+    }, HOUSEKEEPING_MS);
+    housekeeping.unref();
+    let lastPrune = 0;
+
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      RED.events.removeListener('flows:started', redeliver);
+      clearInterval(housekeeping);
       table.remove(path, handler);
       status.cancel();
-      dedup.clear();
+      lease?.release();
       done();
     });
   }
@@ -178,7 +226,6 @@ export default function register(RED: NodeAPI): void {
     settings: {
       dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },
       dingtalkEventInDedupSeconds: { value: DEFAULTS.dedupSeconds, exportable: true },
-      dingtalkEventInDedupMax: { value: DEFAULTS.dedupMax, exportable: true },
       // The editor is told httpNodeRoot "/" even when it is false; this lets the dialog warn.
       dingtalkEventInHttpDisabled: { value: settings.httpNodeRoot === false, exportable: true },
     },

@@ -48,6 +48,13 @@ function installPackedModule() {
   const userDir = path.join(work, 'userdir');
   fs.mkdirSync(userDir);
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  // better-sqlite3 builds from source here (no prebuilt download): seed the copy this checkout already
+  // built, which npm then keeps because it satisfies the range. Everything else installs as users get it.
+  const seeded = path.join(userDir, 'node_modules', 'better-sqlite3');
+  fs.cpSync(path.dirname(require.resolve('better-sqlite3/package.json')), seeded, { recursive: true });
+  for (const dep of ['bindings', 'file-uri-to-path']) {
+    fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(userDir, 'node_modules', dep), { recursive: true });
+  }
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', tarball], { cwd: userDir, stdio: 'pipe' });
   return { work, userDir, tarball };
 }

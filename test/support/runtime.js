@@ -14,7 +14,19 @@ const renderKey = (key, params) => (params && Object.keys(params).length ? `${ke
 
 const state = { httpNode: null, server: null, base: null };
 
-async function load(flow, credentials) {
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+/** A fresh embedded store per load, so events of one test are never duplicates in the next. */
+function freshStore() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-test-store-'));
+  helper.settings({ ...helper.settings(), dingtalkStorePath: path.join(dir, 'hub.sqlite') });
+  return dir;
+}
+
+async function load(flow, credentials, { keepStore = false } = {}) {
+  if (!keepStore) freshStore();
   await helper.load(
     [
       (RED) => { RED._ = renderKey; return appModule(RED); },
@@ -82,4 +94,4 @@ function callsOn(node, method) {
 
 const settle = (ms = 50) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, serve };
+module.exports = { freshStore, helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, serve };
