@@ -1,0 +1,246 @@
+/**
+ * `dingtalk-dispatch`: one subscriber endpoint. Each incoming event is written to the durable outbox
+ * (keyed by event and subscriber, so redelivered events are not queued twice) and delivered by a
+ * core/delivery worker: signed, retried on a schedule, dead-lettered, replayable.
+ * Output 1: each delivered event; output 2: each dead letter.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { aesKeyProblem, DingTalkCipher, tokenProblem } from '../core/cipher';
+import { canonicalJson, contentId } from '../core/events';
+import { buildAttempt, type EventMessage, type Format, storedBody } from '../core/delivery/formats';
+import { createAgents, destroyAgents, httpSend } from '../core/delivery/http-send';
+import { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE } from '../core/delivery/schedule';
+import { secretProblem, webhookId } from '../core/delivery/signing';
+import { DeliveryWorker, type Outcome } from '../core/delivery/worker';
+import { typeFilter } from '../core/delivery/type-filter';
+import { RateLimitedCall } from '../core/rate-limited-call';
+import type { Delivery, DeliveryState } from '../core/store/event-store';
+import { acquireStore, type StoreLease } from '../core/store/shared-store';
+import { registerType } from './register-type';
+import { storePath } from './store-location';
+
+interface DispatchDef extends NodeDef {
+  url?: string;
+  method?: string;
+  headers?: unknown;
+  format?: string;
+  timeout?: number | string;
+  concurrency?: number | string;
+  ordered?: boolean | string;
+  retrySchedule?: string;
+  eventTypes?: string;
+  receiveId?: string;
+}
+
+interface DispatchCredentials {
+  secret?: string;
+  token?: string;
+  aesKey?: string;
+}
+
+export interface DispatchNode extends Node<DispatchCredentials> {
+  deliveries(state: DeliveryState, limit: number, offset: number): Delivery[];
+  replay(id?: number): Promise<number>;
+}
+
+type Send = (msg: Array<NodeMessage | null>) => void;
+type Done = (err?: Error) => void;
+
+const METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const STATUS_INTERVAL_MS = 500;
+
+function number(value: unknown, fallback: number, min: number, max: number): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : fallback;
+}
+
+/** Extra headers from the dialog: [{k, v}] rows (or a plain object). */
+function headerMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(value)) {
+    for (const row of value) {
+      const k = typeof row?.k === 'string' ? row.k.trim() : '';
+      if (k) out[k.toLowerCase()] = String(row.v ?? '');
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (k.trim()) out[k.trim().toLowerCase()] = String(v);
+  }
+  return out;
+}
+
+export default function register(RED: NodeAPI): void {
+  const lookup = (id: string) => RED.nodes.getNode(id) as DispatchNode | null;
+
+  RED.httpAdmin.get('/dingtalk-dispatch/:id/deliveries', RED.auth.needsPermission('dingtalk-dispatch.read'), (req, res) => {
+    const node = lookup(req.params.id);
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    const state = String(req.query.state ?? 'dead') as DeliveryState;
+    if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state must be queued, delivered or dead' });
+    const limit = number(req.query.limit, 50, 1, 500);
+    const offset = number(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
+    res.json(node.deliveries(state, limit, offset).map(({ body: _body, ...rest }) => rest));
+  });
+
+  RED.httpAdmin.post('/dingtalk-dispatch/:id/replay', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
+    const node = lookup(req.params.id);
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    const raw = (req.body as { id?: unknown } | undefined)?.id;
+    const id = raw === undefined || raw === null || raw === '' ? undefined : Number(raw);
+    if (id !== undefined && !Number.isSafeInteger(id)) return void res.status(400).json({ error: 'id must be a delivery id' });
+    node.replay(id).then(
+      (replayed) => res.json({ replayed }),
+      (err: Error) => res.status(500).json({ error: err.message }),
+    );
+  });
+
+  function DingTalkDispatch(this: DispatchNode, def: DispatchDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-dispatch.${key}`, params);
+    const creds = node.credentials ?? {};
+    const format: Format = def.format === 'dingtalk' ? 'dingtalk' : 'json';
+    const accepts = typeFilter(def.eventTypes ?? '');
+
+    // --- configuration: anything wrong is reported, and events are still queued (never lost) ---
+    const problems: string[] = [];
+    let url: URL | undefined;
+    try {
+      url = new URL(String(def.url ?? ''));
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(t('errors.url', { url: String(def.url) }));
+    } catch {
+      problems.push(t('errors.url', { url: String(def.url ?? '') }));
+    }
+    let schedule: number[] = parseSchedule(STANDARD_WEBHOOKS_SCHEDULE);
+    try {
+      if (def.retrySchedule && def.retrySchedule.trim()) schedule = parseSchedule(def.retrySchedule);
+    } catch (err) {
+      problems.push(t('errors.schedule', { message: (err as Error).message }));
+    }
+    let cipher: DingTalkCipher | undefined;
+    if (format === 'dingtalk') {
+      const issue = tokenProblem(creds.token) ?? aesKeyProblem(creds.aesKey) ?? (def.receiveId ? undefined : 'receive id is missing');
+      if (issue) problems.push(t('errors.dingtalk-format', { message: issue }));
+      else cipher = new DingTalkCipher({ token: creds.token as string, aesKey: creds.aesKey as string, receiveId: String(def.receiveId) });
+    } else if (creds.secret && secretProblem(creds.secret)) {
+      problems.push(t('errors.secret', { message: secretProblem(creds.secret) as string }));
+    }
+    const method = METHODS.has(String(def.method ?? 'POST').toUpperCase()) ? String(def.method ?? 'POST').toUpperCase() : 'POST';
+    const timeoutMs = number(def.timeout, 15, 1, 300) * 1000;
+    const concurrency = Math.floor(number(def.concurrency, 4, 1, 64));
+    const ordered = def.ordered === true || def.ordered === 'true';
+    const headers = headerMap(def.headers);
+
+    let lease: StoreLease | undefined;
+    try {
+      lease = acquireStore(storePath(RED));
+    } catch (err) {
+      problems.push(t('errors.store', { message: (err as Error).message }));
+    }
+    const store = lease?.store;
+    for (const problem of problems) node.error(problem);
+
+    const agents = createAgents(concurrency);
+    let send: Send = (msgs) => node.send(msgs as unknown as NodeMessage[]);
+
+    const eventOf = (d: Delivery) => {
+      const body = JSON.parse(d.body) as { data?: unknown; dingtalk?: unknown };
+      return format === 'json' ? { payload: body.data, dingtalk: body.dingtalk } : { payload: body };
+    };
+    const report = (d: Delivery, o: Outcome) => ({
+      topic: d.eventType,
+      ...eventOf(d),
+      delivery: {
+        id: d.id,
+        url: url?.href,
+        webhookId: webhookId(d.eventId, node.id),
+        attempts: o.attempts,
+        status: o.status,
+        durationMs: o.durationMs,
+        ...(o.error ? { error: o.error } : {}),
+      },
+    });
+
+    const worker = store && url && problems.length === 0
+      ? new DeliveryWorker({
+          subscriber: node.id,
+          store,
+          schedule,
+          concurrency,
+          ordered,
+          jitter: 0.1,
+          attempt: async (d) => {
+            const attempt = buildAttempt({ format, url: (url as URL).href, headers, subscriber: node.id, secret: creds.secret, cipher }, d.eventId, d.body, Date.now());
+            const result = await httpSend(attempt.url, { method, headers: attempt.headers, body: attempt.body, timeoutMs, agents });
+            const verdict = attempt.accept(result);
+            return { result, ok: verdict.ok, reason: verdict.reason };
+          },
+          onDelivered: (o) => send([report(o.delivery, o) as unknown as NodeMessage, null]),
+          onDead: (o) => {
+            node.warn(t('errors.dead', { eventId: o.delivery.eventId, error: o.error ?? '' }));
+            send([null, report(o.delivery, o) as unknown as NodeMessage]);
+          },
+          onChange: () => status.request(),
+        })
+      : undefined;
+
+    const status = new RateLimitedCall(() => {
+      if (!store || problems.length > 0) {
+        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
+        return;
+      }
+      const counts = store.counts(node.id);
+      if (worker?.failingSince !== undefined) {
+        const since = new Date(worker.failingSince).toTimeString().slice(0, 5);
+        node.status({ fill: 'red', shape: 'dot', text: t('status.failing', { since, queued: counts.queued, dead: counts.dead }) });
+      } else {
+        node.status({ fill: counts.dead > 0 ? 'yellow' : 'green', shape: 'dot', text: t('status.counts', { queued: counts.queued, delivered: counts.delivered, dead: counts.dead }) });
+      }
+    }, STATUS_INTERVAL_MS);
+    status.runNow();
+    worker?.start();
+
+    node.deliveries = (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
+    node.replay = async (id) => {
+      if (!store) return 0;
+      const n = await store.replay(node.id, id);
+      worker?.wake();
+      status.request();
+      return n;
+    };
+
+    node.on('input', (msg: NodeMessage, nodeSend: Send, done: Done) => {
+      send = nodeSend;
+      const event = msg as unknown as EventMessage;
+      const eventType = event.dingtalk?.eventType ?? (typeof event.topic === 'string' ? event.topic : '');
+      if (!accepts(eventType)) return void done();
+      if (!store) return void done(new Error(t('errors.store', { message: 'not open' })));
+      const eventId = event.dingtalk?.eventId ?? contentId(canonicalJson(event.payload ?? null));
+      store.enqueue(node.id, eventId, eventType, storedBody(format, event)).then(
+        () => {
+          worker?.wake();
+          status.request();
+          done();
+        },
+        (err: Error) => done(err),
+      );
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      status.cancel();
+      const stopped = worker ? worker.stop() : Promise.resolve();
+      void stopped.finally(() => {
+        destroyAgents(agents);
+        lease?.release();
+        done();
+      });
+    });
+  }
+
+  registerType(RED, 'dingtalk-dispatch', DingTalkDispatch, {
+    credentials: {
+      secret: { type: 'password' },
+      token: { type: 'password' },
+      aesKey: { type: 'password' },
+    },
+  });
+}

@@ -1,0 +1,187 @@
+'use strict';
+// dingtalk-dispatch inside node-red-node-test-helper, fed by a real dingtalk-event-in over HTTP and
+// delivering to real local HTTP receivers. The schedule itself is tested with a fake clock in
+// test/core/delivery.test.js; here the schedules are short so the node-level paths run for real.
+const should = require('should');
+const http = require('node:http');
+const crypto = require('node:crypto');
+const helper = require('node-red-node-test-helper');
+const appModule = require('../../nodes/dingtalk-app.js').default;
+const eventInModule = require('../../nodes/dingtalk-event-in.js').default;
+const dispatchModule = require('../../nodes/dingtalk-dispatch.js').default;
+const switchModule = require('../../nodes/dingtalk-event-switch.js').default;
+const { DingTalkCipher, generateAesKey } = require('../../core/cipher');
+const { generateSecret, webhookId } = require('../../core/delivery/signing');
+const { APP, makePush } = require('../support/push');
+const { freshStore, callsOn, settle } = require('../support/runtime');
+
+helper.init(require.resolve('node-red'));
+
+async function startReceiver(reply) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      requests.push({ url: req.url, headers: req.headers, body });
+      const r = reply(requests.length, { url: req.url, headers: req.headers, body });
+      res.writeHead(r.status, r.headers || {});
+      res.end(r.body || '');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { requests, url: `http://127.0.0.1:${server.address().port}/hook`, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); } };
+}
+
+const until = async (what, fn, ms = 8000) => {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+let httpNode;
+let server;
+let base;
+async function loadHub(dispatches, { extra = [], credentials = {} } = {}) {
+  freshStore();
+  const flow = [
+    { id: 'tab', type: 'tab' },
+    { id: 'app', type: 'dingtalk-app', appKey: APP.appKey, callbackStyle: 'event-subscription' },
+    { id: 'in', z: 'tab', type: 'dingtalk-event-in', app: 'app', url: '/dt', wires: [dispatches.map((d) => d.id)] },
+    ...dispatches.map((d) => ({ z: 'tab', type: 'dingtalk-dispatch', wires: [[`${d.id}-ok`], [`${d.id}-dead`]], ...d })),
+    ...dispatches.flatMap((d) => [{ id: `${d.id}-ok`, z: 'tab', type: 'helper' }, { id: `${d.id}-dead`, z: 'tab', type: 'helper' }]),
+    ...extra,
+  ];
+  await helper.load([appModule, (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, dispatchModule, switchModule], flow,
+    { app: { token: APP.token, aesKey: APP.aesKey }, ...credentials });
+  server = http.createServer(httpNode);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+}
+const outputs = (id) => {
+  const ok = [];
+  const dead = [];
+  helper.getNode(`${id}-ok`).on('input', (m) => ok.push(m));
+  helper.getNode(`${id}-dead`).on('input', (m) => dead.push(m));
+  return { ok, dead };
+};
+const push = async (event) => {
+  const p = makePush(JSON.stringify(event));
+  const res = await fetch(`${base}/dt?${p.query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } });
+  return res.status;
+};
+const event = (i, type = 'bpms_instance_change') => ({ EventType: type, eventId: `e-${i}`, CorpId: 'ding1', title: `审批 ${i}` });
+
+describe('dingtalk-dispatch', function () {
+  let receiver;
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(async () => {
+    if (server) { server.closeAllConnections(); await new Promise((r) => server.close(r)); server = undefined; }
+    await helper.unload();
+    if (receiver) await receiver.close();
+    receiver = undefined;
+  });
+
+  it('delivers pushed events, signed, once each, and reports each on output 1', async function () {
+    receiver = await startReceiver(() => ({ status: 200 }));
+    const secret = generateSecret();
+    await loadHub([{ id: 'oa', url: receiver.url, headers: [{ k: 'X-System', v: 'oa' }] }], { credentials: { oa: { secret } } });
+    const out = outputs('oa');
+    for (const i of [1, 2, 3, 2]) (await push(event(i))).should.equal(200);
+    await until('three deliveries', () => out.ok.length === 3);
+    await settle(100);
+    receiver.requests.length.should.equal(3);
+    for (const req of receiver.requests) {
+      req.headers['x-system'].should.equal('oa');
+      const key = Buffer.from(secret.slice(6), 'base64');
+      const mac = crypto.createHmac('sha256', key).update(`${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.${req.body}`).digest('base64');
+      req.headers['webhook-signature'].should.equal(`v1,${mac}`);
+    }
+    const m = out.ok.find((x) => x.payload.eventId === 'e-2');
+    m.topic.should.equal('bpms_instance_change');
+    m.payload.title.should.equal('审批 2');
+    m.delivery.should.have.properties({ attempts: 1, status: 200, webhookId: webhookId('e-2', 'oa'), url: receiver.url });
+    m.delivery.durationMs.should.be.a.Number();
+    callsOn(helper.getNode('oa'), 'status').pop()[0].text.should.equal('dingtalk-dispatch.status.counts');
+  });
+
+  it('filters by event type with prefix wildcards', async function () {
+    receiver = await startReceiver(() => ({ status: 200 }));
+    await loadHub([{ id: 'hr', url: receiver.url, eventTypes: 'user_*, org_dept_create' }]);
+    const out = outputs('hr');
+    await push(event(1, 'user_add_org'));
+    await push(event(2, 'bpms_task_change'));
+    await push(event(3, 'org_dept_create'));
+    await push(event(4, 'org_dept_remove'));
+    await until('two deliveries', () => out.ok.length === 2);
+    await settle(100);
+    out.ok.map((m) => m.payload.eventId).sort().should.eql(['e-1', 'e-3']);
+  });
+
+  it('retries a failure, dead-letters after the schedule, and replays through the admin API', async function () {
+    let up = false;
+    receiver = await startReceiver(() => (up ? { status: 200 } : { status: 500 }));
+    await loadHub([{ id: 'erp', url: receiver.url, retrySchedule: '0, 20ms, 20ms' }]);
+    const out = outputs('erp');
+    await push(event(1));
+    await until('dead letter', () => out.dead.length === 1);
+    receiver.requests.length.should.equal(3);
+    out.dead[0].delivery.should.have.properties({ attempts: 3, status: 500 });
+    out.dead[0].delivery.error.should.match(/500/);
+    callsOn(helper.getNode('erp'), 'warn').map((a) => a[0]).should.containEql('dingtalk-dispatch.errors.dead');
+
+    const list = await helper.request().get('/dingtalk-dispatch/erp/deliveries?state=dead').expect(200);
+    list.body.length.should.equal(1);
+    list.body[0].should.have.properties({ eventId: 'e-1', attempts: 3, lastStatus: 500, state: 'dead' });
+    should.not.exist(list.body[0].body);
+    await helper.request().get('/dingtalk-dispatch/nope/deliveries').expect(404);
+    await helper.request().get('/dingtalk-dispatch/erp/deliveries?state=odd').expect(400);
+
+    up = true;
+    const replay = await helper.request().post('/dingtalk-dispatch/erp/replay').send({ id: list.body[0].id }).expect(200);
+    replay.body.replayed.should.equal(1);
+    await until('delivered after replay', () => out.ok.length === 1);
+    out.ok[0].delivery.attempts.should.equal(1);
+  });
+
+  it('DingTalk-compatible format: the business system opens the push and answers an encrypted success', async function () {
+    const sub = { token: 'oaCallbackToken', aesKey: generateAesKey(), receiveId: 'dingOAappkey' };
+    const cipher = new DingTalkCipher(sub);
+    const seen = [];
+    receiver = await startReceiver((n, req) => {
+      const q = new URL(req.url, 'http://x').searchParams;
+      seen.push(JSON.parse(cipher.open({ signature: q.get('msg_signature'), timestamp: q.get('timestamp'), nonce: q.get('nonce'), encrypt: JSON.parse(req.body).encrypt }).plaintext));
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(cipher.seal('success')) };
+    });
+    await loadHub([{ id: 'oa', url: receiver.url, format: 'dingtalk', receiveId: sub.receiveId }], { credentials: { oa: { token: sub.token, aesKey: sub.aesKey } } });
+    const out = outputs('oa');
+    await push(event(7));
+    await until('delivered', () => out.ok.length === 1);
+    seen.should.eql([event(7)]);
+  });
+
+  it('queues events even while misconfigured, and says what is wrong', async function () {
+    await loadHub([{ id: 'bad', url: 'ftp://example.invalid/x' }]);
+    const node = helper.getNode('bad');
+    callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-dispatch.status.not-configured' });
+    callsOn(node, 'error').map((a) => a[0]).should.containEql('dingtalk-dispatch.errors.url');
+    await push(event(1));
+    await until('queued', async () => (await helper.request().get('/dingtalk-dispatch/bad/deliveries?state=queued')).body.length === 1);
+  });
+
+  it('redelivered events are not queued twice', async function () {
+    receiver = await startReceiver(() => ({ status: 200 }));
+    await loadHub([{ id: 'oa', url: receiver.url }]);
+    const out = outputs('oa');
+    const node = helper.getNode('oa');
+    const msg = { topic: 'user_add_org', payload: event(1, 'user_add_org'), dingtalk: { eventId: 'e-1', eventType: 'user_add_org' } };
+    node.receive(msg);
+    node.receive({ ...msg, dingtalk: { ...msg.dingtalk, redelivered: true } });
+    await until('delivered', () => out.ok.length === 1);
+    await settle(150);
+    receiver.requests.length.should.equal(1);
+  });
+});
