@@ -1,0 +1,127 @@
+'use strict';
+// Real Node-RED processes for end-to-end tests: the packed tarball installed into a throw-away user
+// directory the way the palette manager installs it, and Node-RED started from the command line.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
+const { spawn, execFileSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const NODE_RED = require.resolve('node-red/red.js');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs = 30000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+/** Packs the package and installs the tarball into a fresh user directory, as the palette manager does. */
+function installPackedModule() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-e2e-'));
+  const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' });
+  const tarball = path.join(work, JSON.parse(packed)[0].filename);
+  const userDir = path.join(work, 'userdir');
+  fs.mkdirSync(userDir);
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  // better-sqlite3 builds from source here (no prebuilt download): seed the copy this checkout already
+  // built, which npm then keeps because it satisfies the range. Everything else installs as users get it.
+  const seeded = path.join(userDir, 'node_modules', 'better-sqlite3');
+  fs.cpSync(path.dirname(require.resolve('better-sqlite3/package.json')), seeded, { recursive: true });
+  for (const dep of ['bindings', 'file-uri-to-path']) {
+    fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(userDir, 'node_modules', dep), { recursive: true });
+  }
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', tarball], { cwd: userDir, stdio: 'pipe' });
+  return { work, userDir, tarball };
+}
+
+class NodeRedProcess {
+  constructor(userDir, settings) {
+    this.userDir = userDir;
+    this.settings = settings;
+    this.output = '';
+  }
+
+  /** Starts Node-RED; a restart after stop() or kill() keeps the port, flows, credentials and store. */
+  async start() {
+    this.port = this.port ?? (await freePort());
+    const settingsFile = path.join(this.userDir, `settings-${this.port}.js`);
+    const settings = {
+      uiHost: '127.0.0.1',
+      uiPort: this.port,
+      flowFile: `flows-${this.port}.json`,
+      credentialSecret: 'e2e-only-credential-secret',
+      telemetry: { enabled: false, updateNotification: false },
+      diagnostics: { enabled: false, ui: false },
+      editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+      logging: { console: { level: 'info', metrics: false, audit: false } },
+      lang: 'en-US',
+      dingtalkStorePath: path.join(this.userDir, `store-${this.port}.sqlite`),
+      ...this.settings,
+    };
+    fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+    this.child = spawn(process.execPath, [NODE_RED, '-u', this.userDir, '-s', settingsFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+    });
+    this.child.stdout.on('data', (d) => { this.output += d; });
+    this.child.stderr.on('data', (d) => { this.output += d; });
+    this.exited = new Promise((r) => this.child.once('exit', r));
+    this.adminBase = `http://127.0.0.1:${this.port}${(settings.httpAdminRoot || '/').replace(/\/$/, '')}`;
+    this.nodeBase = `http://127.0.0.1:${this.port}${(settings.httpNodeRoot || '/').replace(/\/$/, '')}`;
+    await waitFor('Node-RED to start', async () => (await fetch(`${this.adminBase}/settings`)).ok);
+  }
+
+  async deploy(flow) {
+    const res = await fetch(`${this.adminBase}/flows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(flow),
+    });
+    if (res.status !== 204 && res.status !== 200) throw new Error(`deploy failed: ${res.status} ${await res.text()}`);
+  }
+
+  /** kill -9: no shutdown handlers, no flushing, as in a crash. */
+  async kill() {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Resident memory of the process in bytes (Linux), or undefined once it has gone. */
+  rss() {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stop() {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    await Promise.race([this.exited, sleep(10000).then(() => this.child.kill('SIGKILL'))]);
+  }
+}
+
+module.exports = { ROOT, NODE_RED, freePort, sleep, waitFor, installPackedModule, NodeRedProcess };
