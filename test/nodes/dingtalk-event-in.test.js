@@ -1,10 +1,12 @@
 'use strict';
 const should = require('should');
+const fs = require('node:fs');
 const http = require('node:http');
+const path = require('node:path');
 const { APP, makePush, openReply } = require('../support/push');
 const { eventFixtures } = require('../support/shared');
 const {
-  helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state,
+  helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, freshStore,
 } = require('../support/runtime');
 
 const PATH = '/dingtalk/events';
@@ -103,6 +105,46 @@ describe('dingtalk-event-in', function () {
       await load(standardFlow({ app: { callbackStyle: 'register-call-back' } }), standardCredentials());
       (await push('{"EventType":"check_url"}', { receiveId: APP.corpId })).status.should.equal(200);
       (await push('{"EventType":"check_url"}', { receiveId: APP.appKey })).status.should.equal(400);
+    });
+  });
+
+  describe('durable inbox', function () {
+    it('remembers events across a restart: a re-push is a duplicate, and unhanded events are emitted again', async function () {
+      await load(standardFlow(), standardCredentials());
+      let out = collect();
+      const event = JSON.stringify({ EventType: 'user_add_org', eventId: 'persisted-1', userId: ['u1'] });
+      (await push(event)).status.should.equal(200);
+      await settle();
+      out.length.should.equal(1);
+      should.not.exist(out[0].dingtalk.redelivered);
+      await unload(); // the runtime stops; the store file stays
+      await load(standardFlow(), standardCredentials(), { keepStore: true });
+      out = collect();
+      await settle(100);
+      // acknowledged but perhaps not yet handed to every dispatch node: emitted again, flagged
+      out.length.should.equal(1);
+      out[0].dingtalk.should.have.properties({ eventId: 'persisted-1', redelivered: true });
+      out[0].payload.userId.should.eql(['u1']);
+      const again = await push(event);
+      again.status.should.equal(200);
+      openReply(again.json).should.equal('success');
+      await settle();
+      out.length.should.equal(1); // a duplicate, recognised from disk
+    });
+
+    it('answers 503 and does not acknowledge when the store cannot be opened', async function () {
+      const notADir = path.join(freshStore(), 'a-file');
+      fs.writeFileSync(notADir, 'x'); // the store's folder would have to be inside a file: cannot be opened
+      helper.settings({ ...helper.settings(), dingtalkStorePath: path.join(notADir, 'hub.sqlite') });
+      await load(standardFlow(), standardCredentials(), { keepStore: true });
+      const out = collect();
+      const res = await push(JSON.stringify({ EventType: 'user_add_org', eventId: 'x' }));
+      res.status.should.equal(503);
+      res.json.error.should.equal('store-unavailable');
+      should.not.exist(res.json.encrypt);
+      callsOn(helper.getNode('in'), 'error').map((a) => String(a[0])).some((e) => e.startsWith('dingtalk-event-in.errors.store')).should.be.true();
+      await settle();
+      out.length.should.equal(0);
     });
   });
 
