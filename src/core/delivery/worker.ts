@@ -103,11 +103,15 @@ export class DeliveryWorker {
     }
   }
 
-  /** Stops taking work and waits for attempts in flight to be recorded. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking work and waits (up to `maxWaitMs`, well inside Node-RED's 15 s close timeout) for
+   * attempts in flight to be recorded. One still unrecorded stays queued and is attempted again later.
+   */
+  async stop(maxWaitMs = 3000): Promise<void> {
     this.stopped = true;
     this.clearTimer();
-    while (this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 10));
+    const end = Date.now() + maxWaitMs;
+    while (this.inFlight.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
   private get limit(): number {
