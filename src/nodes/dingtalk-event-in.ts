@@ -195,6 +195,7 @@ export default function register(RED: NodeAPI): void {
     };
     RED.events.once('flows:started', redeliver);
 
+    let lastPrune = 0;
     const housekeeping = setInterval(() => {
       if (!lease) return;
       const now = Date.now();
@@ -209,7 +210,6 @@ export default function register(RED: NodeAPI): void {
       }
     }, HOUSEKEEPING_MS);
     housekeeping.unref();
-    let lastPrune = 0;
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
