@@ -7,7 +7,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { aesKeyProblem, DingTalkCipher, tokenProblem } from '../core/cipher';
 import { canonicalJson, contentId } from '../core/events';
-import { buildAttempt, type EventMessage, type Format, storedBody } from '../core/delivery/formats';
+import { buildAttempt, type EventMessage, type Format, storedEvent } from '../core/delivery/formats';
 import { createAgents, destroyAgents, httpSend } from '../core/delivery/http-send';
 import { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE } from '../core/delivery/schedule';
 import { secretProblem, webhookId } from '../core/delivery/signing';
@@ -48,6 +48,7 @@ type Done = (err?: Error) => void;
 
 const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const STATUS_INTERVAL_MS = 500;
+const PRUNE_MS = 10 * 60_000;
 
 function number(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
@@ -143,8 +144,8 @@ export default function register(RED: NodeAPI): void {
     let send: Send = (msgs) => node.send(msgs as unknown as NodeMessage[]);
 
     const eventOf = (d: Delivery) => {
-      const body = JSON.parse(d.body) as { data?: unknown; dingtalk?: unknown };
-      return format === 'json' ? { payload: body.data, dingtalk: body.dingtalk } : { payload: body };
+      const stored = JSON.parse(d.body) as EventMessage;
+      return { payload: stored.payload, dingtalk: stored.dingtalk };
     };
     const report = (d: Delivery, o: Outcome) => ({
       topic: d.eventType,
@@ -199,6 +200,19 @@ export default function register(RED: NodeAPI): void {
     status.runNow();
     worker?.start();
 
+    // Delivered records are kept dingtalkDispatchKeepDeliveredDays (default 7) for the dialog and logs.
+    const keepDeliveredMs = number((RED.settings as unknown as Record<string, unknown>).dingtalkDispatchKeepDeliveredDays, 7, 0, 3650) * 86_400_000;
+    const prune = () => {
+      try {
+        store?.pruneDelivered(node.id, Date.now() - keepDeliveredMs);
+      } catch (err) {
+        node.warn(t('errors.store', { message: (err as Error).message }));
+      }
+    };
+    prune();
+    const pruning = setInterval(prune, PRUNE_MS);
+    pruning.unref();
+
     node.deliveries = (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
     node.replay = async (id) => {
       if (!store) return 0;
@@ -215,7 +229,7 @@ export default function register(RED: NodeAPI): void {
       if (!accepts(eventType)) return void done();
       if (!store) return void done(new Error(t('errors.store', { message: 'not open' })));
       const eventId = event.dingtalk?.eventId ?? contentId(canonicalJson(event.payload ?? null));
-      store.enqueue(node.id, eventId, eventType, storedBody(format, event)).then(
+      store.enqueue(node.id, eventId, eventType, storedEvent(event), schedule[0]).then(
         () => {
           worker?.wake();
           status.request();
@@ -226,6 +240,7 @@ export default function register(RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      clearInterval(pruning);
       status.cancel();
       const stopped = worker ? worker.stop() : Promise.resolve();
       void stopped.finally(() => {

@@ -24,11 +24,10 @@ interface EventInSettings {
   httpNodeRoot?: string | false;
   dingtalkEventInMaxBody?: number;
   dingtalkEventInDedupSeconds?: number;
-  dingtalkDispatchKeepDeliveredDays?: number;
 }
 
 export const DEFAULT_PATH = '/dingtalk/events';
-export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600, keepDeliveredDays: 7 } as const;
+export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600 } as const;
 /** An acknowledged event counts as handed on once it is this old: every dispatch node has long had it. */
 const SETTLE_MS = 30_000;
 const HOUSEKEEPING_MS = 5_000;
@@ -89,7 +88,6 @@ export default function register(RED: NodeAPI): void {
       node.error(t('errors.store', { message: (err as Error).message }));
     }
     const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
-    const keepDeliveredMs = positive(settings.dingtalkDispatchKeepDeliveredDays, DEFAULTS.keepDeliveredDays) * 86_400_000;
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
       (eventId, message) => {
@@ -203,7 +201,7 @@ export default function register(RED: NodeAPI): void {
         lease.store.markHanded(node.id, now - SETTLE_MS);
         if (now - lastPrune >= PRUNE_MS) {
           lastPrune = now;
-          lease.store.prune(now - dedupMs, now - keepDeliveredMs);
+          lease.store.pruneInbox(now - dedupMs);
         }
       } catch (err) {
         node.warn(t('errors.store', { message: (err as Error).message }));

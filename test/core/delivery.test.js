@@ -9,7 +9,7 @@ const http = require('node:http');
 const crypto = require('node:crypto');
 const { EventStore } = require('../../core/store/event-store');
 const { DeliveryWorker } = require('../../core/delivery/worker');
-const { buildAttempt, storedBody } = require('../../core/delivery/formats');
+const { buildAttempt, storedEvent } = require('../../core/delivery/formats');
 const { createAgents, destroyAgents, httpSend } = require('../../core/delivery/http-send');
 const { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE, parseRetryAfter, retryDelay } = require('../../core/delivery/schedule');
 const { generateSecret, webhookId, secretProblem } = require('../../core/delivery/signing');
@@ -118,9 +118,9 @@ describe('core/delivery', function () {
     return worker;
   }
 
-  const enqueue = async (i, format = 'json') => {
+  const enqueue = async (i) => {
     const msg = MESSAGE(i);
-    const r = await store.enqueue('sub-1', msg.dingtalk.eventId, msg.dingtalk.eventType, storedBody(format, msg));
+    const r = await store.enqueue('sub-1', msg.dingtalk.eventId, msg.dingtalk.eventType, storedEvent(msg));
     worker && worker.wake();
     return r;
   };
@@ -247,7 +247,7 @@ describe('core/delivery', function () {
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(cipher.seal('success')) };
     });
     makeWorker({ format: 'dingtalk', cipher });
-    await enqueue(1, 'dingtalk');
+    await enqueue(1);
     await until('first attempt', () => store.get(1).attempts === 1 && worker.active === 0);
     store.get(1).state.should.equal('queued'); // a plain "success" is not DingTalk's reply
     store.get(1).lastError.should.match(/encrypted "success"/);
@@ -255,6 +255,31 @@ describe('core/delivery', function () {
     await until('delivered', () => delivered.length === 1);
     got.length.should.equal(2);
     got[1].should.eql(MESSAGE(1).payload);
+  });
+
+  it('stores the event, not a format: both wire formats come from the same stored row', async function () {
+    const { wireBody } = require('../../core/delivery/formats');
+    const stored = storedEvent(MESSAGE(3));
+    JSON.parse(wireBody('json', stored)).should.have.properties({ type: 'bpms_instance_change', id: 'evt-3', data: MESSAGE(3).payload });
+    JSON.parse(wireBody('dingtalk', stored)).should.eql(MESSAGE(3).payload);
+    wireBody('json', stored).should.equal(wireBody('json', stored)); // same bytes on every attempt
+  });
+
+  it('honours a first delay in the schedule, and prunes old delivered records', async function () {
+    receiver = await startReceiver([{ status: 200 }]);
+    makeWorker({ schedule: '10s, 5s' });
+    const msg = MESSAGE(1);
+    await store.enqueue('sub-1', 'evt-1', 'x', storedEvent(msg), 10000);
+    worker.wake();
+    await new Promise((r) => setTimeout(r, 50));
+    receiver.requests.length.should.equal(0);
+    clock.advance(10000);
+    await until('delivered', () => delivered.length === 1);
+    store.pruneDelivered('sub-1', clock.now() - 1).should.equal(0);
+    clock.advance(1000);
+    store.pruneDelivered('other', clock.now()).should.equal(0);
+    store.pruneDelivered('sub-1', clock.now()).should.equal(1);
+    store.counts('sub-1').delivered.should.equal(0);
   });
 
   it('ordered: one at a time in queue order, the head blocking the rest across retries', async function () {

@@ -3,7 +3,7 @@
  *   json      the event as JSON, signed per Standard Webhooks (webhook-id / -timestamp / -signature);
  *   dingtalk  the event re-encrypted and signed exactly like a DingTalk push with the subscriber's own
  *             token / aesKey / receive id, and successful only if the reply decrypts to "success".
- * The stored body is fixed at enqueue time, so every retry sends the same bytes.
+ * The outbox stores the event; the wire body is derived from it the same way on every attempt.
  */
 import { DingTalkCipher, randomAlphanumeric } from '../cipher';
 import type { HttpResult } from './http-send';
@@ -17,15 +17,24 @@ export interface EventMessage {
   dingtalk?: { eventId?: string; eventType?: string; eventTime?: number; receivedAt?: number; [k: string]: unknown };
 }
 
-/** The body stored in the outbox for a message. */
-export function storedBody(format: Format, msg: EventMessage): string {
+/**
+ * What the outbox stores for a message: the event itself (topic, payload, dingtalk), independent of
+ * the format, so a subscriber whose format changes still sends its backlog correctly.
+ */
+export function storedEvent(msg: EventMessage): string {
+  return JSON.stringify({ topic: msg.topic, payload: msg.payload ?? null, dingtalk: msg.dingtalk ?? {} });
+}
+
+/** The request body for a stored event: deterministic, so every retry sends the same bytes. */
+export function wireBody(format: Format, stored: string): string {
+  const msg = JSON.parse(stored) as EventMessage;
   if (format === 'dingtalk') return JSON.stringify(msg.payload ?? {});
   const info = msg.dingtalk ?? {};
-  const time = info.eventTime ?? info.receivedAt ?? Date.now();
+  const time = info.eventTime ?? info.receivedAt;
   return JSON.stringify({
     type: info.eventType ?? (typeof msg.topic === 'string' ? msg.topic : ''),
     id: info.eventId,
-    timestamp: new Date(time).toISOString(),
+    timestamp: time !== undefined ? new Date(time).toISOString() : undefined,
     data: msg.payload ?? null,
     dingtalk: info,
   });
@@ -50,8 +59,9 @@ export interface FormatOptions {
 
 const jsonAccept = () => ({ ok: true });
 
-export function buildAttempt(options: FormatOptions, eventId: string, body: string, now: number): Attempt {
+export function buildAttempt(options: FormatOptions, eventId: string, stored: string, now: number): Attempt {
   const url = new URL(options.url);
+  const body = wireBody(options.format, stored);
   if (options.format === 'json') {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
     if (options.secret) Object.assign(headers, webhookHeaders(options.secret, webhookId(eventId, options.subscriber), Math.floor(now / 1000), body));

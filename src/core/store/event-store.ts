@@ -139,7 +139,7 @@ export class EventStore {
       list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
       replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
       replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
-      pruneDelivered: db.prepare("DELETE FROM outbox WHERE state = 'delivered' AND updated_at < ?"),
+      pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
     };
   }
 
@@ -182,12 +182,12 @@ export class EventStore {
   // --- outbox ------------------------------------------------------------------------------------
 
   /** Queues a delivery of `body` to `subscriber`; 'duplicate' if that subscriber already has the event. */
-  async enqueue(subscriber: string, eventId: string, eventType: string, body: string): Promise<'new' | 'duplicate'> {
+  async enqueue(subscriber: string, eventId: string, eventType: string, body: string, delayMs = 0): Promise<'new' | 'duplicate'> {
     if (this.statements.outboxHas.get(subscriber, eventId)) return 'duplicate';
     let inserted = false;
     await this.commit.write(() => {
       const now = this.now();
-      inserted = this.statements.outboxInsert.run(subscriber, eventId, eventType, body, now, now, now).changes === 1;
+      inserted = this.statements.outboxInsert.run(subscriber, eventId, eventType, body, now + delayMs, now, now).changes === 1;
     });
     return inserted ? 'new' : 'duplicate';
   }
@@ -258,10 +258,14 @@ export class EventStore {
     return changed;
   }
 
-  /** Forgets handed-on inbox rows older than `inboxBefore` and delivered rows older than `deliveredBefore`. */
-  prune(inboxBefore: number, deliveredBefore: number): void {
-    this.statements.inboxPrune.run(inboxBefore);
-    this.statements.pruneDelivered.run(deliveredBefore);
+  /** Forgets handed-on inbox rows received before `before` (the end of the de-duplication window). */
+  pruneInbox(before: number): number {
+    return this.statements.inboxPrune.run(before).changes;
+  }
+
+  /** Forgets a subscriber's delivered rows last updated before `before`. */
+  pruneDelivered(subscriber: string, before: number): number {
+    return this.statements.pruneDelivered.run(subscriber, before).changes;
   }
 
   close(): void {
