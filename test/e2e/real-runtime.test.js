@@ -139,6 +139,28 @@ describe('real Node-RED process with the packed module (e2e)', function () {
         }
       });
 
+      if (!variant.settings.httpNodeRoot) {
+        it('deploys every example flow as shipped, each receiver answering on its path', async function () {
+          const dir = path.join(install.userDir, 'node_modules', '@dingtalk-hub', 'node-red-dingtalk', 'examples');
+          const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+          files.length.should.be.aboveOrEqual(3);
+          for (const file of files) {
+            const flow = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+            const tabs = new Set(flow.filter((n) => n.type === 'tab').map((n) => n.id));
+            // examples may leave out the tab (the editor adds one on import): add it as the editor would
+            const missing = [...new Set(flow.map((n) => n.z).filter((z) => z && !tabs.has(z)))].map((id) => ({ id, type: 'tab', label: file }));
+            await red.deploy([...missing, ...flow]);
+            const deployed = await (await fetch(`${red.adminBase}/flows`)).json();
+            deployed.length.should.equal(flow.length + missing.length, file);
+            for (const receiver of flow.filter((n) => n.type === 'dingtalk-event-in')) {
+              await waitFor(`${file} ${receiver.url}`, async () => (await fetch(`${red.nodeBase}${receiver.url}`, { method: 'POST' })).status !== 404);
+            }
+          }
+          red.output.should.not.match(/\[error\].*(Error:|TypeError|failed to)/i);
+          await red.deploy(hubFlow(sink.url));
+        });
+      }
+
       if (variant.settings.httpNodeRoot) {
         it('serves only under httpNodeRoot', async function () {
           const p = makePush('{"EventType":"check_url"}');
