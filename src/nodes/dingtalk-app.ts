@@ -5,6 +5,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AppSettings, callbackCryptoFor, type CallbackCrypto, normaliseStyle, type Problem, receiveIdFor } from '../core/app-config';
 import { tokenIsConsoleCompatible } from '../core/cipher';
+import { OpenApiClient } from '../core/openapi/client';
 import { registerType } from './register-type';
 
 interface AppDef extends NodeDef {
@@ -30,6 +31,10 @@ export interface DingTalkAppNode extends Node<AppCredentials> {
   callbackCrypto(): CryptoResult;
   /** A configuration problem in the runtime's language, for other nodes' logs and statuses. */
   explain(problem: Problem): string;
+  /** The app's OpenAPI client with its cached token; undefined without AppKey and AppSecret. */
+  api(): OpenApiClient | undefined;
+  /** The callback token and aesKey, for registering the callback (never sent anywhere else). */
+  callbackSecrets(): { token?: string; aesKey?: string };
 }
 
 export default function register(RED: NodeAPI): void {
@@ -54,6 +59,17 @@ export default function register(RED: NodeAPI): void {
     this.explain = (problem) => RED._(`dingtalk-app.${problem.key}`, problem.params ?? {});
 
     if (settings.token && !tokenIsConsoleCompatible(settings.token)) this.warn(RED._('dingtalk-app.warnings.token-console'));
+
+    // One client per app: every node using this app shares its token cache and its IP-block pause.
+    const urls = RED.settings as unknown as { dingtalkAppOapiUrl?: string; dingtalkAppApiUrl?: string };
+    let client: OpenApiClient | undefined;
+    this.api = () => {
+      if (!client && this.appKey && creds.appSecret) {
+        client = new OpenApiClient({ appKey: this.appKey, appSecret: creds.appSecret, oapiUrl: urls.dingtalkAppOapiUrl, apiUrl: urls.dingtalkAppApiUrl });
+      }
+      return client;
+    };
+    this.callbackSecrets = () => ({ token: creds.token, aesKey: creds.aesKey });
   }
 
   registerType(RED, 'dingtalk-app', DingTalkApp, {
@@ -61,6 +77,10 @@ export default function register(RED: NodeAPI): void {
       appSecret: { type: 'password' },
       token: { type: 'password' },
       aesKey: { type: 'password' },
+    },
+    settings: {
+      dingtalkAppOapiUrl: { value: 'https://oapi.dingtalk.com', exportable: false },
+      dingtalkAppApiUrl: { value: 'https://api.dingtalk.com', exportable: false },
     },
   });
 }

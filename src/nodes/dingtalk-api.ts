@@ -1,0 +1,80 @@
+/**
+ * `dingtalk-api`: calls any DingTalk OpenAPI with the app's cached token (core/openapi/client), or,
+ * with the "enrich approval" preset, fetches an approval's instance and form values.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { approvalDetails } from '../core/openapi/approvals';
+import type { ApiFamily } from '../core/openapi/client';
+import type { DingTalkAppNode } from './dingtalk-app';
+import { apiError } from './openapi-errors';
+import { registerType } from './register-type';
+
+interface ApiDef extends NodeDef {
+  app?: string;
+  family?: string;
+  method?: string;
+  path?: string;
+  preset?: string;
+}
+
+type Msg = NodeMessage & { method?: unknown; path?: unknown; family?: unknown; query?: unknown; approval?: unknown; formValues?: unknown };
+type Send = (msg: NodeMessage) => void;
+type Done = (err?: Error) => void;
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+export default function register(RED: NodeAPI): void {
+  function DingTalkApi(this: Node, def: ApiDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const t = (key: string, params: Record<string, string> = {}) => RED._(`dingtalk-api.${key}`, params);
+    const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
+    const fail = (err: unknown, done: Done) => {
+      const error = apiError(err, (code, message) => t('errors.api', { code, message }));
+      node.status({ fill: 'red', shape: 'ring', text: t('status.error', { code: String((error as { code?: string }).code ?? '') }) });
+      done(error);
+    };
+    if (!app?.api()) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-api.errors.no-app' });
+
+    node.on('input', (msg: Msg, send: Send, done: Done) => {
+      const client = app?.api();
+      if (!client) return void done(new Error(t('errors.no-app')));
+      node.status({ fill: 'blue', shape: 'dot', text: 'dingtalk-api.status.calling' });
+
+      if (def.preset === 'enrich-approval') {
+        const payload = msg.payload as { processInstanceId?: unknown } | undefined;
+        const id = typeof payload?.processInstanceId === 'string' ? payload.processInstanceId : undefined;
+        if (!id) {
+          node.status({});
+          return void done(new Error(t('errors.no-instance')));
+        }
+        approvalDetails(client, id).then((details) => {
+          msg.approval = details.instance;
+          msg.formValues = details.formValues;
+          node.status({ fill: 'green', shape: 'dot', text: 'dingtalk-api.status.ok' });
+          send(msg);
+          done();
+        }, (err) => fail(err, done));
+        return;
+      }
+
+      const family: ApiFamily = (msg.family ?? def.family) === 'oapi' ? 'oapi' : 'api';
+      const method = String(msg.method ?? def.method ?? 'GET').toUpperCase();
+      const path = typeof msg.path === 'string' && msg.path ? msg.path : def.path;
+      if (!path) {
+        node.status({});
+        return void done(new Error(t('errors.no-path')));
+      }
+      const query = msg.query && typeof msg.query === 'object' ? (msg.query as Record<string, unknown>) : undefined;
+      const withBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
+      client.call({ family, method: METHODS.has(method) ? method : 'GET', path, query, body: withBody ? (msg.payload ?? {}) : undefined }).then((result) => {
+        msg.payload = result;
+        node.status({ fill: 'green', shape: 'dot', text: 'dingtalk-api.status.ok' });
+        send(msg);
+        done();
+      }, (err) => fail(err, done));
+    });
+  }
+
+  registerType(RED, 'dingtalk-api', DingTalkApi);
+}
