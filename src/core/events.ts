@@ -241,3 +241,33 @@ export function streamData(frame: StreamFrame): Json | undefined {
   }
   return isObject(data) ? data : undefined;
 }
+
+// --- the same event from different sources ------------------------------------------------------
+
+const ID_FIELDS = ['userId', 'deptId', 'userIdList', 'labelIdList', 'chatId', 'staffId'] as const;
+const APPROVAL_FIELDS = ['processInstanceId', 'type', 'result', 'taskId', 'staffId'] as const;
+
+const sortedIfArray = (value: unknown): unknown => (Array.isArray(value) ? value.map(String).sort() : value);
+
+/**
+ * A key that is equal for the same event whichever way it arrived (live push, legacy push, failed-list
+ * entry), computed from its console-shaped payload (protocol §9.4): type and corp, plus for approvals
+ * the instance, type, result and task; for other events the event time and the ids they name.
+ * Undefined when the payload has too little to tell two events apart.
+ */
+export function contentKeyOf(payload: Json): string | undefined {
+  const type = eventTypeOf(payload);
+  if (!type) return undefined;
+  const corp = corpIdOf(payload) ?? '';
+  const key: Json = { t: type, c: corp };
+  if (groupOf(type) === 'approval') {
+    if (typeof payload.processInstanceId !== 'string') return undefined;
+    for (const f of APPROVAL_FIELDS) if (payload[f] !== undefined) key[f] = String(payload[f]);
+  } else {
+    const time = eventTimeOf(payload);
+    if (time === undefined) return undefined;
+    key.time = time;
+    for (const f of ID_FIELDS) if (payload[f] !== undefined) key[f] = sortedIfArray(payload[f]);
+  }
+  return 'key:' + contentId(canonicalJson(key)).slice('sha256:'.length);
+}

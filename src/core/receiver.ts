@@ -7,7 +7,7 @@
  */
 import type { CallbackCrypto, Problem } from './app-config';
 import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type SignedEnvelope } from './cipher';
-import { describeEvent, type EventInfo, normalisePayload, URL_CHECK_EVENTS } from './events';
+import { contentKeyOf, describeEvent, type EventInfo, normalisePayload, URL_CHECK_EVENTS } from './events';
 import type { BodyResult } from './http/read-body';
 
 export type RejectCode =
@@ -50,7 +50,7 @@ export interface ReceiverRequest {
  * Where accepted events go before DingTalk is answered: resolves 'new' once the event is durable,
  * 'duplicate' when it was received before (the event store's inbox).
  */
-export type EventIntake = (eventId: string, message: ReceivedEvent) => Promise<'new' | 'duplicate'>;
+export type EventIntake = (eventId: string, message: ReceivedEvent, contentKey?: string) => Promise<'new' | 'duplicate'>;
 
 /** What the receiver needs from the app: its crypto, or why it has none. */
 export type CryptoSource = () => { ok: true; value: CallbackCrypto } | { ok: false; problem: Problem };
@@ -176,7 +176,7 @@ export class CallbackReceiver {
     const message: ReceivedEvent = { topic: info.eventType, payload: emitted, dingtalk: info };
     let verdict: 'new' | 'duplicate';
     try {
-      verdict = await this.intake(info.eventId, message);
+      verdict = await this.intake(info.eventId, message, contentKeyOf(normalisePayload(event)));
     } catch (err) {
       // Not durable, so not acknowledged: DingTalk will push it again.
       return reject('store-unavailable', `the event could not be stored: ${(err as Error).message}`);

@@ -8,7 +8,8 @@ import { readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
-import { CallbackReceiver, type Outcome, type ReceivedEvent } from '../core/receiver';
+import { CallbackReceiver, type EventIntake, type Outcome, type ReceivedEvent } from '../core/receiver';
+import { recoverMissedEvents } from '../core/recovery';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { registerType } from './register-type';
@@ -18,6 +19,8 @@ interface EventInDef extends NodeDef {
   app?: string;
   url?: string;
   normalise?: boolean;
+  recover?: boolean;
+  recoverInterval?: number | string;
 }
 
 interface EventInSettings {
@@ -82,6 +85,10 @@ export default function register(RED: NodeAPI): void {
     // Acknowledged means durable: every event goes into the store's inbox (also the de-duplication
     // window, kept dingtalkEventInDedupSeconds) before DingTalk hears "success".
     let lease: StoreLease | undefined;
+    const intake: EventIntake = (eventId, message, contentKey) => {
+      if (!lease) return Promise.reject(new Error(t('status.store-error')));
+      return lease.store.accept(eventId, node.id, message, contentKey);
+    };
     try {
       lease = acquireStore(storePath(RED));
     } catch (err) {
@@ -90,10 +97,7 @@ export default function register(RED: NodeAPI): void {
     const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
-      (eventId, message) => {
-        if (!lease) return Promise.reject(new Error(t('status.store-error')));
-        return lease.store.accept(eventId, node.id, message);
-      },
+      (eventId, message, contentKey) => intake(eventId, message, contentKey),
       { normalise: def.normalise === true },
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
@@ -191,7 +195,34 @@ export default function register(RED: NodeAPI): void {
         node.send(message as unknown as NodeMessage);
       }
     };
-    RED.events.once('flows:started', redeliver);
+    // Recovery of missed pushes: at start-up and every recoverInterval minutes, the failed-events list
+    // is read page by page through the same durable intake (so live duplicates are not emitted twice).
+    let recovering = false;
+    const recover = () => {
+      const client = app?.api();
+      if (closed || recovering || !lease) return;
+      if (!client) {
+        node.warn(t('errors.recover', { message: t('errors.no-api') }));
+        return;
+      }
+      recovering = true;
+      recoverMissedEvents(client, intake, (message) => node.send(message as unknown as NodeMessage))
+        .then(({ recovered }) => {
+          if (recovered > 0) node.log(t('log.recovered', { count: recovered }));
+        })
+        .catch((err: Error & { code?: string }) => node.warn(t('errors.recover', { message: `${err.code ? `${err.code}: ` : ''}${err.message}` })))
+        .finally(() => {
+          recovering = false;
+        });
+    };
+    const recoverEveryMs = positive(Number(def.recoverInterval), 5) * 60_000;
+    const recoveryTimer = def.recover === true ? setInterval(recover, recoverEveryMs) : undefined;
+    recoveryTimer?.unref();
+    const onFlowsStarted = () => {
+      redeliver();
+      if (def.recover === true) recover();
+    };
+    RED.events.once('flows:started', onFlowsStarted);
 
     let lastPrune = 0;
     const housekeeping = setInterval(() => {
@@ -211,8 +242,9 @@ export default function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
-      RED.events.removeListener('flows:started', redeliver);
+      RED.events.removeListener('flows:started', onFlowsStarted);
       clearInterval(housekeeping);
+      if (recoveryTimer) clearInterval(recoveryTimer);
       table.remove(path, handler);
       status.cancel();
       lease?.release();

@@ -149,6 +149,31 @@ describe('core/events', function () {
     });
   });
 
+  describe('contentKeyOf', function () {
+    const { contentKeyOf } = require('../../core/events');
+    it('gives a live push, its legacy shape and its failed-list entry the same key', function () {
+      const consoleShape = { EventType: 'user_add_org', EventTime: 1717000001456, CorpId: 'c1', eventId: 'x', timeStamp: '1717000001400', userId: ['b', 'a'] };
+      const legacy = normalisePayload({ EventType: 'user_add_org', TimeStamp: 1717000001456, UserId: ['a', 'b'], CorpId: 'c1' });
+      const failed = payloadFromFailedEntry({ call_back_tag: 'user_add_org', event_time: 1717000001456, user_add_org: { userid: ['a', 'b'], corpid: 'c1' } });
+      const key = contentKeyOf(consoleShape);
+      key.should.match(/^key:[0-9a-f]{32}$/);
+      contentKeyOf(legacy).should.equal(key);
+      contentKeyOf(failed).should.equal(key);
+      contentKeyOf({ ...consoleShape, EventTime: 1717000001457 }).should.not.equal(key); // another edit, a moment later
+      contentKeyOf({ ...consoleShape, userId: ['a'] }).should.not.equal(key);
+    });
+
+    it('keys approvals by instance, type, result and task, and refuses to guess without them', function () {
+      const a = { EventType: 'bpms_task_change', CorpId: 'c', processInstanceId: 'p', type: 'finish', result: 'agree', taskId: 5, staffId: 's' };
+      contentKeyOf(a).should.equal(contentKeyOf({ ...a, EventTime: 1, title: 'other text' }));
+      contentKeyOf(a).should.not.equal(contentKeyOf({ ...a, result: 'refuse' }));
+      contentKeyOf(a).should.not.equal(contentKeyOf({ ...a, taskId: 6 }));
+      should(contentKeyOf({ EventType: 'bpms_task_change' })).be.undefined();
+      should(contentKeyOf({ EventType: 'org_change', CorpId: 'c' })).be.undefined(); // no time: cannot tell two apart
+      should(contentKeyOf({})).be.undefined();
+    });
+  });
+
   describe('normalisePayload', function () {
     it('gives a legacy fixture the field names of its console counterpart', function () {
       for (const f of list('legacy')) {

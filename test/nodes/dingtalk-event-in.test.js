@@ -38,7 +38,9 @@ describe('dingtalk-event-in', function () {
         res.status.should.equal(200, `${f.name}: ${res.text}`);
         res.headers.get('content-type').should.startWith('application/json');
         openReply(res.json).should.equal('success', f.name);
-        if (!URL_CHECKS.has(f.payload.EventType)) expected.push(f);
+        // The legacy approval fixture is the same approval as the console one (same instance, type and
+        // result): it is recognised by its content key and answered without being emitted again.
+        if (!URL_CHECKS.has(f.payload.EventType) && f.name !== 'legacy/bpms_instance_change.json') expected.push(f);
       }
       await settle(100);
       out.length.should.equal(expected.length);

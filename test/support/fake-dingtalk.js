@@ -87,6 +87,7 @@ async function startFakeDingTalk({ appKey, appSecret }) {
           // each read deletes the batch returned by the previous read
           if (state.failedReads > 0) state.failedPages.shift();
           state.failedReads += 1;
+          if (state.onFailedRead) state.onFailedRead(state.failedReads);
           const page = state.failedPages[0] || [];
           return json(res, 200, { errcode: 0, errmsg: 'ok', has_more: state.failedPages.length > 1, failed_list: page });
         }

@@ -116,11 +116,16 @@ export class EventStore {
     this.db.pragma('synchronous = FULL'); // acknowledged means flushed, even across a power cut
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Stores written before content keys existed get the column (and its index) added in place.
+    const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
+    this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
     this.commit = new GroupCommit((body) => this.db.transaction(body)());
     const db = this.db;
     this.statements = {
       inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
-      inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message) VALUES (?, ?, ?, ?)'),
+      inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
+      inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
       inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
       inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
       inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
@@ -149,22 +154,26 @@ export class EventStore {
    * Records a received event unless its id is already known. Resolves 'new' once the row is on disk
    * (only then may DingTalk be told `success`), 'duplicate' when the event was seen before.
    */
-  async accept(eventId: string, receiver: string, message: unknown): Promise<'new' | 'duplicate'> {
-    const pending = this.inFlight.get(eventId);
+  async accept(eventId: string, receiver: string, message: unknown, contentKey?: string): Promise<'new' | 'duplicate'> {
+    const pending = this.inFlight.get(eventId) ?? (contentKey !== undefined ? this.inFlight.get(contentKey) : undefined);
     if (pending) {
       await pending;
       return 'duplicate';
     }
     if (this.statements.inboxHas.get(eventId)) return 'duplicate';
+    // The same event reaching us another way (a live push and its failed-list entry) has the same key.
+    if (contentKey !== undefined && this.statements.inboxHasKey.get(contentKey)) return 'duplicate';
     const text = JSON.stringify(message);
     const written = this.commit.write(() => {
-      this.statements.inboxInsert.run(eventId, receiver, this.now(), text);
+      this.statements.inboxInsert.run(eventId, receiver, this.now(), text, contentKey ?? null);
     });
     this.inFlight.set(eventId, written);
+    if (contentKey !== undefined) this.inFlight.set(contentKey, written);
     try {
       await written;
     } finally {
       this.inFlight.delete(eventId);
+      if (contentKey !== undefined) this.inFlight.delete(contentKey);
     }
     return 'new';
   }
