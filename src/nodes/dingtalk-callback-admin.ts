@@ -28,6 +28,29 @@ const stringList = (value: unknown): string[] | undefined =>
     : typeof value === 'string' && value.trim() ? value.split(/[\s,]+/).filter(Boolean) : undefined;
 
 export default function register(RED: NodeAPI): void {
+  // The dingtalk-app dialog's "register / check callback" button: get, register or update for a
+  // deployed app, with the app's own token and aesKey (which never travel to the browser).
+  RED.httpAdmin.post('/dingtalk-app/:id/callback', RED.auth.needsPermission('dingtalk-app.write'), (req, res) => {
+    const app = RED.nodes.getNode(req.params.id) as DingTalkAppNode | null;
+    const body = (req.body ?? {}) as { action?: unknown; url?: unknown; tags?: unknown };
+    const action = String(body.action ?? 'get');
+    const client = app?.type === 'dingtalk-app' ? app.api() : undefined;
+    if (!client) return void res.status(404).json({ error: 'no-app', message: RED._('dingtalk-callback-admin.errors.no-app') });
+    let work: Promise<unknown>;
+    if (action === 'get') work = getCallback(client);
+    else if (action === 'register' || action === 'update') {
+      const { token, aesKey } = app?.callbackSecrets() ?? {};
+      if (typeof body.url !== 'string' || !/^https?:\/\//.test(body.url)) return void res.status(400).json({ error: 'no-url', message: RED._('dingtalk-callback-admin.errors.no-url') });
+      if (!token || !aesKey) return void res.status(400).json({ error: 'no-app', message: RED._('dingtalk-callback-admin.errors.no-app') });
+      const tags = stringList(body.tags) ?? [];
+      work = registerCallback(client, { url: body.url, tags: tags.length ? tags : DEFAULT_TAGS, token, aesKey }, action === 'update');
+    } else return void res.status(400).json({ error: 'action', message: RED._('dingtalk-callback-admin.errors.action', { action }) });
+    work.then(
+      (result) => res.json(result),
+      (err: { code?: string; message?: string }) => res.status(502).json({ error: err.code ?? 'error', message: err.message ?? String(err) }),
+    );
+  });
+
   function DingTalkCallbackAdmin(this: Node, def: AdminDef): void {
     RED.nodes.createNode(this, def);
     const node = this;

@@ -115,6 +115,20 @@ describe('OpenAPI nodes', function () {
     everythingLogged(['admin']).should.not.containEql(APP.aesKey);
   });
 
+  it('serves the app dialog: check and register the callback of a deployed app', async function () {
+    await load([{ id: 'admin', type: 'dingtalk-callback-admin', action: 'get' }]);
+    const first = await helper.request().post('/dingtalk-app/app/callback').send({ action: 'get' }).expect(502);
+    first.body.error.should.equal('71007');
+    await helper.request().post('/dingtalk-app/app/callback').send({ action: 'register', url: 'not a url' }).expect(400);
+    await helper.request().post('/dingtalk-app/app/callback').send({ action: 'register', url: 'https://hub.example.com/dt', tags: ['user_add_org'] }).expect(200);
+    fake.state.registration.should.have.properties({ url: 'https://hub.example.com/dt', token: APP.token, call_back_tag: ['user_add_org'] });
+    const got = await helper.request().post('/dingtalk-app/app/callback').send({ action: 'get' }).expect(200);
+    got.body.should.have.properties({ url: 'https://hub.example.com/dt' });
+    JSON.stringify(got.body).should.not.containEql(APP.token);
+    await helper.request().post('/dingtalk-app/nope/callback').send({ action: 'get' }).expect(404);
+    await helper.request().post('/dingtalk-app/app/callback').send({ action: 'drop' }).expect(400);
+  });
+
   it('dingtalk-callback-admin reads every page of the failed list', async function () {
     fake.state.failedPages = [
       [{ call_back_tag: 'user_add_org', event_time: 1, user_add_org: { userid: ['a'], corpid: 'c' } }],
