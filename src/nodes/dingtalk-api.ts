@@ -34,7 +34,7 @@ export default function register(RED: NodeAPI): void {
       node.status({ fill: 'red', shape: 'ring', text: t('status.error', { code: String((error as { code?: string }).code ?? '') }) });
       done(error);
     };
-    if (!app?.api()) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-api.errors.no-app' });
+    if (!app?.api()) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-api.status.no-app' });
 
     node.on('input', (msg: Msg, send: Send, done: Done) => {
       const client = app?.api();

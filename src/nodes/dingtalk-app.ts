@@ -79,8 +79,8 @@ export default function register(RED: NodeAPI): void {
       aesKey: { type: 'password' },
     },
     settings: {
-      dingtalkAppOapiUrl: { value: 'https://oapi.dingtalk.com', exportable: false },
-      dingtalkAppApiUrl: { value: 'https://api.dingtalk.com', exportable: false },
+      dingtalkAppOapiUrl: { value: 'https://oapi.dingtalk.com', exportable: true },
+      dingtalkAppApiUrl: { value: 'https://api.dingtalk.com', exportable: true },
     },
   });
 }
