@@ -97,7 +97,7 @@ export default function register(RED: NodeAPI): void {
     const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
-      (eventId, message, contentKey) => intake(eventId, message, contentKey),
+      intake,
       { normalise: def.normalise === true },
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
@@ -108,6 +108,10 @@ export default function register(RED: NodeAPI): void {
       node.status({ fill, shape: 'dot', text: t('status.counts', { path, ...counts }) });
     }, STATUS_INTERVAL_MS);
     const showProblem = () => {
+      if (!lease) {
+        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.store-error' });
+        return;
+      }
       if (!app) {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.no-app' });
         node.warn(t('errors.no-app'));

@@ -145,6 +145,7 @@ describe('dingtalk-event-in', function () {
       res.json.error.should.equal('store-unavailable');
       should.not.exist(res.json.encrypt);
       callsOn(helper.getNode('in'), 'error').map((a) => String(a[0])).some((e) => e.startsWith('dingtalk-event-in.errors.store')).should.be.true();
+      callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.store-error' });
       await settle();
       out.length.should.equal(0);
     });
