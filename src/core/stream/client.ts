@@ -1,0 +1,234 @@
+/**
+ * DingTalk Stream-mode client on `ws` (dingtalk-protocol.md §14), one per app, no shared state:
+ *   POST {apiUrl}/v1.0/gateway/connections/open  -> {endpoint, ticket} (single use, fresh every time)
+ *   WebSocket {endpoint}?ticket=...              -> SYSTEM / EVENT / CALLBACK frames, one ACK each
+ * SYSTEM ping is answered with its own data; `disconnect` opens the replacement connection at once and
+ * keeps reading the old one until the server closes it (make-before-break). Failures reconnect with
+ * exponential back-off and jitter (1 s doubling, cap 60 s, reset after a stable connection), one
+ * reconnect in flight at a time, cancellable by stop(). A connection that goes silent is replaced.
+ */
+import WebSocket from 'ws';
+import type { Clock } from '../delivery/worker';
+import { systemClock } from '../delivery/worker';
+
+export interface StreamFrame {
+  specVersion?: string;
+  type: 'SYSTEM' | 'EVENT' | 'CALLBACK' | string;
+  headers: Record<string, string>;
+  data: string;
+}
+
+export type AckStatus = 'SUCCESS' | 'LATER';
+
+export type StreamState =
+  | { state: 'connecting' }
+  | { state: 'connected'; since: number }
+  | { state: 'reconnecting'; inMs: number; error?: string }
+  | { state: 'stopped' };
+
+export interface StreamClientOptions {
+  clientId: string;
+  clientSecret: string;
+  apiUrl?: string;
+  /** Handles one EVENT frame; resolves SUCCESS once the event is safely stored, LATER otherwise. */
+  onEvent: (frame: StreamFrame) => Promise<AckStatus>;
+  onState?: (state: StreamState) => void;
+  clock?: Clock;
+  random?: () => number;
+  ua?: string;
+  /** Replace a connection from which nothing (not even a pong) arrived for this long. */
+  livenessMs?: number;
+  pingIntervalMs?: number;
+  /** A connection that lasted this long resets the back-off. */
+  stableMs?: number;
+}
+
+const BASE_DELAY_MS = 1000;
+const MAX_DELAY_MS = 60_000;
+
+export class StreamClient {
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private current: WebSocket | undefined;
+  private readonly draining = new Set<WebSocket>();
+  private failures = 0;
+  private reconnectTimer: unknown;
+  private livenessTimer: unknown;
+  private connecting = false;
+  private stopped = true;
+  private connectedAt = 0;
+  private lastFrameAt = 0;
+  /** Connections opened so far (tests and the status use it). */
+  connections = 0;
+
+  constructor(private readonly options: StreamClientOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer !== undefined) this.clock.clearTimer(this.reconnectTimer);
+    if (this.livenessTimer !== undefined) this.clock.clearTimer(this.livenessTimer);
+    this.reconnectTimer = undefined;
+    this.livenessTimer = undefined;
+    const sockets = [this.current, ...this.draining].filter((s): s is WebSocket => s !== undefined);
+    this.current = undefined;
+    this.draining.clear();
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
+      if (s.readyState === WebSocket.CLOSED) return resolve();
+      s.once('close', () => resolve());
+      s.terminate();
+    })));
+    this.options.onState?.({ state: 'stopped' });
+  }
+
+  /** One connection attempt: ticket, then WebSocket. Failures schedule the next attempt. */
+  private async connect(): Promise<void> {
+    if (this.stopped || this.connecting) return;
+    this.connecting = true;
+    this.options.onState?.({ state: 'connecting' });
+    try {
+      const { endpoint, ticket } = await this.openTicket();
+      if (this.stopped) return;
+      const socket = new WebSocket(`${endpoint}${endpoint.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+        socket.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket refused: HTTP ${res.statusCode}`)));
+      });
+      if (this.stopped) {
+        socket.terminate();
+        return;
+      }
+      this.adopt(socket);
+    } catch (err) {
+      this.scheduleReconnect((err as Error).message);
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private async openTicket(): Promise<{ endpoint: string; ticket: string }> {
+    const apiUrl = (this.options.apiUrl ?? 'https://api.dingtalk.com').replace(/\/+$/, '');
+    let res: Response;
+    try {
+      res = await fetch(`${apiUrl}/v1.0/gateway/connections/open`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({
+          clientId: this.options.clientId,
+          clientSecret: this.options.clientSecret,
+          subscriptions: [{ type: 'EVENT', topic: '*' }],
+          ua: this.options.ua ?? 'node-red-dingtalk',
+        }),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (err) {
+      throw new Error(`could not reach ${new URL(apiUrl).host}: ${(err as Error).message}`);
+    }
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok || typeof body.endpoint !== 'string' || typeof body.ticket !== 'string') {
+      const code = typeof body.code === 'string' ? body.code : `HTTP ${res.status}`;
+      const message = typeof body.message === 'string' ? body.message : 'no endpoint in the answer';
+      throw new Error(`${code}: ${message}`);
+    }
+    return { endpoint: body.endpoint, ticket: body.ticket };
+  }
+
+  private adopt(socket: WebSocket): void {
+    this.connections += 1;
+    this.current = socket;
+    this.connectedAt = this.clock.now();
+    this.lastFrameAt = this.connectedAt;
+    this.options.onState?.({ state: 'connected', since: this.connectedAt });
+    socket.on('message', (raw) => this.onMessage(socket, raw.toString()));
+    socket.on('pong', () => {
+      this.lastFrameAt = this.clock.now();
+    });
+    socket.on('error', () => undefined); // 'close' follows and decides
+    socket.on('close', () => this.onClose(socket));
+    this.armLiveness();
+  }
+
+  private onClose(socket: WebSocket): void {
+    if (this.draining.delete(socket)) return; // the replacement is already in place
+    if (socket !== this.current) return;
+    this.current = undefined;
+    if (this.stopped) return;
+    const lasted = this.clock.now() - this.connectedAt;
+    if (lasted >= (this.options.stableMs ?? 60_000)) this.failures = 0;
+    this.scheduleReconnect('connection closed');
+  }
+
+  private scheduleReconnect(error: string): void {
+    if (this.stopped || this.reconnectTimer !== undefined) return;
+    const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.failures);
+    const inMs = Math.round(delay * (0.8 + 0.4 * this.random())); // ±20 % jitter
+    this.failures += 1;
+    this.options.onState?.({ state: 'reconnecting', inMs, error });
+    this.reconnectTimer = this.clock.setTimer(() => {
+      this.reconnectTimer = undefined;
+      void this.connect();
+    }, inMs);
+  }
+
+  private armLiveness(): void {
+    if (this.livenessTimer !== undefined) this.clock.clearTimer(this.livenessTimer);
+    const every = this.options.pingIntervalMs ?? 30_000;
+    this.livenessTimer = this.clock.setTimer(() => {
+      this.livenessTimer = undefined;
+      const socket = this.current;
+      if (this.stopped || !socket) return;
+      if (this.clock.now() - this.lastFrameAt > (this.options.livenessMs ?? 90_000)) {
+        socket.terminate(); // silent: 'close' reconnects
+        return;
+      }
+      if (socket.readyState === WebSocket.OPEN) socket.ping();
+      this.armLiveness();
+    }, every);
+  }
+
+  private send(socket: WebSocket, frame: unknown): void {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  private onMessage(socket: WebSocket, text: string): void {
+    this.lastFrameAt = this.clock.now();
+    let frame: StreamFrame;
+    try {
+      frame = JSON.parse(text) as StreamFrame;
+    } catch {
+      return; // not a frame: nothing to acknowledge
+    }
+    const headers = frame.headers ?? {};
+    const messageId = headers.messageId;
+    const ack = (data: string, code = 200, message = 'OK') =>
+      this.send(socket, { code, headers: { contentType: 'application/json', messageId }, message, data });
+
+    if (frame.type === 'SYSTEM') {
+      if (headers.topic === 'ping') ack(frame.data);
+      else if (headers.topic === 'disconnect' && socket === this.current) {
+        // make-before-break: keep reading this one until the server closes it
+        this.draining.add(socket);
+        this.current = undefined;
+        void this.connect();
+      }
+      return; // other SYSTEM topics (CONNECTED, REGISTERED, KEEPALIVE) need nothing
+    }
+    if (frame.type === 'EVENT') {
+      this.options.onEvent(frame).then(
+        (status) => ack(JSON.stringify({ status, message: status === 'SUCCESS' ? 'success' : 'later' })),
+        (err: Error) => ack(JSON.stringify({ status: 'LATER', message: err.message })),
+      );
+      return;
+    }
+    if (frame.type === 'CALLBACK') ack(JSON.stringify({ response: null }));
+  }
+}
