@@ -6,6 +6,9 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AppSettings, callbackCryptoFor, type CallbackCrypto, normaliseStyle, type Problem, receiveIdFor } from '../core/app-config';
 import { tokenIsConsoleCompatible } from '../core/cipher';
 import { OpenApiClient } from '../core/openapi/client';
+import { StreamHub } from '../core/stream/hub';
+import { acquireStore, type StoreLease } from '../core/store/shared-store';
+import { storePath } from './store-location';
 import { registerType } from './register-type';
 
 interface AppDef extends NodeDef {
@@ -35,6 +38,8 @@ export interface DingTalkAppNode extends Node<AppCredentials> {
   api(): OpenApiClient | undefined;
   /** The callback token and aesKey, for registering the callback (never sent anywhere else). */
   callbackSecrets(): { token?: string; aesKey?: string };
+  /** The app's one Stream-mode connection, shared by its stream-in nodes; undefined without AppKey and AppSecret. */
+  streamHub(): StreamHub | undefined;
 }
 
 export default function register(RED: NodeAPI): void {
@@ -70,6 +75,25 @@ export default function register(RED: NodeAPI): void {
       return client;
     };
     this.callbackSecrets = () => ({ token: creds.token, aesKey: creds.aesKey });
+
+    // Stream mode: one connection for the app; its events go through the shared durable inbox.
+    let hub: StreamHub | undefined;
+    let lease: StoreLease | undefined;
+    this.streamHub = () => {
+      if (!hub && this.appKey && creds.appSecret) {
+        const receiver = `stream:${this.id}`;
+        hub = new StreamHub({ clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl }, (eventId, message, key) => {
+          lease ??= acquireStore(storePath(RED));
+          return lease.store.accept(eventId, receiver, message, key);
+        });
+      }
+      return hub;
+    };
+    this.on('close', (_removed: boolean, done: () => void) => {
+      lease?.release();
+      lease = undefined;
+      done();
+    });
   }
 
   registerType(RED, 'dingtalk-app', DingTalkApp, {

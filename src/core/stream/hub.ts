@@ -1,0 +1,70 @@
+/**
+ * One Stream connection per app, shared by every `dingtalk-stream-in` node of that app. Each EVENT
+ * frame goes through the durable intake first (the same inbox and de-duplication as HTTP pushes and
+ * recovery); only a stored event is acknowledged SUCCESS and handed to the listeners, a duplicate is
+ * acknowledged without being emitted, and a store failure is answered LATER so DingTalk sends it again.
+ */
+import { contentKeyOf, describeEvent, isStreamFrame, streamData } from '../events';
+import type { EventIntake, ReceivedEvent } from '../receiver';
+import { type StreamClientOptions, type StreamFrame, type StreamState, StreamClient } from './client';
+
+export interface StreamListener {
+  onEvent(message: ReceivedEvent): void;
+  onState(state: StreamState): void;
+  onBadFrame?(messageId: string): void;
+}
+
+export class StreamHub {
+  private readonly listeners = new Set<StreamListener>();
+  private client: StreamClient | undefined;
+  private lastState: StreamState = { state: 'stopped' };
+
+  constructor(
+    private readonly options: Omit<StreamClientOptions, 'onEvent' | 'onState'>,
+    private readonly intake: EventIntake,
+  ) {}
+
+  get size(): number {
+    return this.listeners.size;
+  }
+
+  /** Adds a listener; the first one opens the connection. */
+  add(listener: StreamListener): void {
+    this.listeners.add(listener);
+    listener.onState(this.lastState);
+    if (!this.client) {
+      this.client = new StreamClient({ ...this.options, onEvent: (frame) => this.onEvent(frame), onState: (s) => this.onState(s) });
+      this.client.start();
+    }
+  }
+
+  /** Removes a listener; the last one closes the connection and its timers. */
+  async remove(listener: StreamListener): Promise<void> {
+    this.listeners.delete(listener);
+    if (this.listeners.size === 0 && this.client) {
+      const client = this.client;
+      this.client = undefined;
+      await client.stop();
+    }
+  }
+
+  private onState(state: StreamState): void {
+    this.lastState = state;
+    for (const l of this.listeners) l.onState(state);
+  }
+
+  private async onEvent(frame: StreamFrame): Promise<'SUCCESS' | 'LATER'> {
+    const data = isStreamFrame(frame) ? streamData(frame) : undefined;
+    if (!data) {
+      // Unreadable: sending it again would not help. Acknowledge, and say so.
+      for (const l of this.listeners) l.onBadFrame?.(frame.headers?.messageId ?? '');
+      return 'SUCCESS';
+    }
+    const dingtalk = describeEvent(frame, 'stream');
+    const message: ReceivedEvent = { topic: dingtalk.eventType, payload: data, dingtalk };
+    const consoleShape = { EventType: dingtalk.eventType, EventTime: dingtalk.eventTime, CorpId: dingtalk.corpId, ...data };
+    const verdict = await this.intake(dingtalk.eventId, message, contentKeyOf(consoleShape)); // throws -> LATER
+    if (verdict === 'new') for (const l of this.listeners) l.onEvent(message);
+    return 'SUCCESS';
+  }
+}

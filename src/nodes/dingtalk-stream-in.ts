@@ -1,0 +1,46 @@
+/**
+ * `dingtalk-stream-in`: DingTalk Stream mode, for hosts without a public URL. Every node of one app
+ * shares the app's connection (core/stream/hub); events come out in the same shape as from
+ * dingtalk-event-in, with source "stream", once each.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { StreamListener } from '../core/stream/hub';
+import type { DingTalkAppNode } from './dingtalk-app';
+import { registerType } from './register-type';
+
+interface StreamInDef extends NodeDef {
+  app?: string;
+}
+
+const hhmm = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
+
+export default function register(RED: NodeAPI): void {
+  function DingTalkStreamIn(this: Node, def: StreamInDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-stream-in.${key}`, params);
+    const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
+    const hub = app?.streamHub();
+    if (!hub) {
+      node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-stream-in.status.no-app' });
+      node.warn(t('errors.no-app'));
+      return;
+    }
+    const listener: StreamListener = {
+      onEvent: (message) => node.send(message as unknown as NodeMessage),
+      onState: (s) => {
+        if (s.state === 'connected') node.status({ fill: 'green', shape: 'dot', text: t('status.connected', { since: hhmm(s.since) }) });
+        else if (s.state === 'reconnecting') {
+          node.status({ fill: 'yellow', shape: 'ring', text: t('status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: s.error ?? '' }) });
+        } else if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'dot', text: 'dingtalk-stream-in.status.connecting' });
+      },
+      onBadFrame: (messageId) => node.warn(t('errors.bad-frame', { messageId })),
+    };
+    hub.add(listener);
+    node.on('close', (_removed: boolean, done: () => void) => {
+      void hub.remove(listener).finally(() => done());
+    });
+  }
+
+  registerType(RED, 'dingtalk-stream-in', DingTalkStreamIn);
+}

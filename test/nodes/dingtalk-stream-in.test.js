@@ -1,0 +1,108 @@
+'use strict';
+// dingtalk-stream-in in a Node-RED runtime against the fake Stream gateway.
+require('should');
+const fs = require('node:fs');
+const path = require('node:path');
+const helper = require('node-red-node-test-helper');
+const appModule = require('../../nodes/dingtalk-app.js').default;
+const streamModule = require('../../nodes/dingtalk-stream-in.js').default;
+const { startFakeGateway } = require('../support/fake-gateway');
+const { SHARED } = require('../support/shared');
+const { freshStore, callsOn } = require('../support/runtime');
+
+helper.init(require.resolve('node-red'));
+const frame = (name) => JSON.parse(fs.readFileSync(path.join(SHARED, 'fixtures', 'events', 'stream', name), 'utf8'));
+const until = async (what, fn, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!fn()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 10)); }
+};
+const APPS = { dingappone: 'stream-secret-one', dingapptwo: 'stream-secret-two' };
+
+describe('dingtalk-stream-in', function () {
+  let gateway;
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  beforeEach(async () => {
+    gateway = await startFakeGateway(APPS);
+    freshStore();
+    helper.settings({ ...helper.settings(), dingtalkAppApiUrl: gateway.url });
+  });
+  afterEach(async () => { await helper.unload(); await gateway.close(); });
+
+  async function load(extra = []) {
+    await helper.load([appModule, streamModule], [
+      { id: 'tab', type: 'tab' },
+      { id: 'app1', type: 'dingtalk-app', appKey: 'dingappone', callbackStyle: 'event-subscription' },
+      { id: 's1', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [['out1']] },
+      { id: 's1b', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [['out1b']] },
+      { id: 'out1', z: 'tab', type: 'helper' },
+      { id: 'out1b', z: 'tab', type: 'helper' },
+      ...extra,
+    ], { app1: { appSecret: APPS.dingappone }, app2: { appSecret: APPS.dingapptwo } });
+    const collect = (id) => { const list = []; helper.getNode(id).on('input', (m) => list.push(m)); return list; };
+    return { collect };
+  }
+
+  it('emits each event once, in the receiver message shape, and acknowledges SUCCESS with its messageId', async function () {
+    const { collect } = await load();
+    const out = collect('out1');
+    const outB = collect('out1b');
+    await until('one shared connection', () => gateway.open('dingappone').length === 1 && callsOn(helper.getNode('s1'), 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')));
+    const conn = gateway.current('dingappone');
+    const ev = frame('bpms_instance_change.json');
+    gateway.send(conn, ev);
+    gateway.send(conn, { ...ev, headers: { ...ev.headers, messageId: 'redelivered-1' } }); // same eventId again
+    await until('two acks', () => conn.acks.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    out.length.should.equal(1);
+    outB.length.should.equal(1); // both nodes of the app get it, over one connection
+    gateway.state.opens.should.equal(1);
+    out[0].topic.should.equal('bpms_instance_change');
+    out[0].payload.should.eql(JSON.parse(ev.data));
+    out[0].dingtalk.should.have.properties({ eventId: ev.headers.eventId, eventType: 'bpms_instance_change', corpId: ev.headers.eventCorpId, eventTime: Number(ev.headers.eventBornTime), source: 'stream' });
+    conn.acks.map((a) => [a.headers.messageId, JSON.parse(a.data).status]).should.eql([[ev.headers.messageId, 'SUCCESS'], ['redelivered-1', 'SUCCESS']]);
+  });
+
+  it('acknowledges LATER when the store cannot be written, so nothing is lost', async function () {
+    const notADir = path.join(freshStore(), 'file');
+    fs.writeFileSync(notADir, 'x');
+    helper.settings({ ...helper.settings(), dingtalkStorePath: path.join(notADir, 'hub.sqlite') });
+    const { collect } = await load();
+    const out = collect('out1');
+    await until('connected', () => callsOn(helper.getNode('s1'), 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')));
+    const conn = gateway.current('dingappone');
+    gateway.send(conn, frame('user_add_org.json'));
+    await until('ack', () => conn.acks.length === 1);
+    JSON.parse(conn.acks[0].data).status.should.equal('LATER');
+    out.length.should.equal(0);
+  });
+
+  it('two apps keep separate connections; closing the flow closes the sockets', async function () {
+    const { collect } = await load([
+      { id: 'app2', type: 'dingtalk-app', appKey: 'dingapptwo', callbackStyle: 'event-subscription' },
+      { id: 's2', z: 'tab', type: 'dingtalk-stream-in', app: 'app2', wires: [['out2']] },
+      { id: 'out2', z: 'tab', type: 'helper' },
+    ]);
+    const out1 = collect('out1');
+    const out2 = collect('out2');
+    await until('both connected', () => ['s1', 's2'].every((id) => callsOn(helper.getNode(id), 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected'))));
+    gateway.send(gateway.current('dingapptwo'), frame('user_leave_org.json'));
+    await until('delivered to app two', () => out2.length === 1);
+    out1.length.should.equal(0);
+    const conns = gateway.open();
+    conns.length.should.equal(2);
+    await helper.unload();
+    await until('sockets closed', () => conns.every((c) => c.closed));
+  });
+
+  it('without AppSecret: a red status and a warning, no connection', async function () {
+    await helper.load([appModule, streamModule], [
+      { id: 'tab', type: 'tab' },
+      { id: 'app1', type: 'dingtalk-app', appKey: 'dingappone' },
+      { id: 's1', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [[]] },
+    ], {});
+    callsOn(helper.getNode('s1'), 'status')[0][0].should.have.properties({ fill: 'red', text: 'dingtalk-stream-in.status.no-app' });
+    await new Promise((r) => setTimeout(r, 100));
+    gateway.state.opens.should.equal(0);
+  });
+});
