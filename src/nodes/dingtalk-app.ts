@@ -77,19 +77,35 @@ export default function register(RED: NodeAPI): void {
     this.callbackSecrets = () => ({ token: creds.token, aesKey: creds.aesKey });
 
     // Stream mode: one connection for the app; its events go through the shared durable inbox.
+    // Like dingtalk-event-in: events acknowledged before a restart that may not have reached every
+    // dispatch node yet are handed out again once the flows run; older ones count as handed on.
     let hub: StreamHub | undefined;
     let lease: StoreLease | undefined;
+    const receiver = `stream:${this.id}`;
+    const store = () => (lease ??= acquireStore(storePath(RED))).store;
     this.streamHub = () => {
       if (!hub && this.appKey && creds.appSecret) {
-        const receiver = `stream:${this.id}`;
-        hub = new StreamHub({ clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl }, (eventId, message, key) => {
-          lease ??= acquireStore(storePath(RED));
-          return lease.store.accept(eventId, receiver, message, key);
-        });
+        hub = new StreamHub({ clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
+          (eventId, message, key) => store().accept(eventId, receiver, message, key));
       }
       return hub;
     };
+    const redeliver = () => {
+      if (!hub || hub.size === 0) return;
+      try {
+        hub.redeliver(store().pendingInbox(receiver).map((row) => JSON.parse(row.message)));
+      } catch (err) {
+        this.warn((err as Error).message);
+      }
+    };
+    RED.events.once('flows:started', redeliver);
+    const handed = setInterval(() => {
+      if (lease) lease.store.markHanded(receiver, Date.now() - 30_000);
+    }, 5_000);
+    handed.unref();
     this.on('close', (_removed: boolean, done: () => void) => {
+      RED.events.removeListener('flows:started', redeliver);
+      clearInterval(handed);
       lease?.release();
       lease = undefined;
       done();

@@ -63,6 +63,41 @@ describe('dingtalk-stream-in', function () {
     conn.acks.map((a) => [a.headers.messageId, JSON.parse(a.data).status]).should.eql([[ev.headers.messageId, 'SUCCESS'], ['redelivered-1', 'SUCCESS']]);
   });
 
+  it('answers ping with its opaque, switches connections on disconnect without losing or doubling events, and redelivers after a restart', async function () {
+    const { collect } = await load();
+    let out = collect('out1');
+    const connected = () => callsOn(helper.getNode('s1'), 'status').filter((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')).length;
+    await until('connected', () => connected() >= 1);
+    const old = gateway.current('dingappone');
+    const ping = frame('_protocol/system.ping.json');
+    gateway.send(old, ping);
+    await until('pong', () => old.acks.length === 1);
+    old.acks[0].data.should.equal(ping.data);
+    gateway.send(old, frame('_protocol/system.disconnect.json'));
+    await until('replacement', () => gateway.state.opens === 2 && connected() >= 2);
+    const ev1 = frame('user_add_org.json');
+    gateway.send(old, ev1); // still read until the server closes it
+    gateway.send(gateway.current('dingappone'), ev1); // DingTalk may send it on the new one too
+    gateway.send(gateway.current('dingappone'), frame('user_leave_org.json'));
+    await until('three acks', () => old.acks.length === 2 && gateway.current('dingappone').acks.length === 2);
+    old.ws.close();
+    await new Promise((r) => setTimeout(r, 100));
+    out.map((m) => m.topic).should.eql(['user_add_org', 'user_leave_org']);
+
+    // a restart with the same store: the two acknowledged events are handed out again, flagged
+    await helper.unload();
+    await helper.load([appModule, streamModule], [
+      { id: 'tab', type: 'tab' },
+      { id: 'app1', type: 'dingtalk-app', appKey: 'dingappone' },
+      { id: 's1', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [['out1']] },
+      { id: 'out1', z: 'tab', type: 'helper' },
+    ], { app1: { appSecret: APPS.dingappone } });
+    out = [];
+    helper.getNode('out1').on('input', (m) => out.push(m));
+    await until('redelivered', () => out.length === 2);
+    out.every((m) => m.dingtalk.redelivered === true && m.dingtalk.source === 'stream').should.be.true();
+  });
+
   it('acknowledges LATER when the store cannot be written, so nothing is lost', async function () {
     const notADir = path.join(freshStore(), 'file');
     fs.writeFileSync(notADir, 'x');

@@ -48,6 +48,14 @@ export class StreamHub {
     }
   }
 
+  /** Hands already stored events to the listeners again (after a restart), flagged as redelivered. */
+  redeliver(messages: ReceivedEvent[]): void {
+    for (const message of messages) {
+      message.dingtalk.redelivered = true;
+      for (const l of this.listeners) l.onEvent(message);
+    }
+  }
+
   private onState(state: StreamState): void {
     this.lastState = state;
     for (const l of this.listeners) l.onState(state);
