@@ -130,6 +130,36 @@ describe('dingtalk-stream-in', function () {
     await until('sockets closed', () => conns.every((c) => c.closed));
   });
 
+  it('recovers a dropped connection with a fresh ticket, and shows refused credentials in the status', async function () {
+    await load([
+      { id: 'app2', type: 'dingtalk-app', appKey: 'dingapptwo', callbackStyle: 'event-subscription' },
+      { id: 's2', z: 'tab', type: 'dingtalk-stream-in', app: 'app2', wires: [[]] },
+    ]);
+    const statuses = (id) => callsOn(helper.getNode(id), 'status').map((c) => String(c[0].text));
+    await until('app one connected', () => statuses('s1').some((x) => x.startsWith('dingtalk-stream-in.status.connected')));
+    const first = gateway.current('dingappone');
+    first.ws.terminate(); // the TCP connection drops
+    await until('reconnected', () => gateway.open('dingappone').length === 1 && gateway.current('dingappone') !== first, 5000);
+    gateway.state.tickets.size.should.be.belowOrEqual(1); // tickets are single use; at most one is unused (app two's)
+    statuses('s1').some((x) => x.startsWith('dingtalk-stream-in.status.reconnecting')).should.be.true();
+  });
+
+  it('refused credentials: the DingTalk error in the status, retried with back-off, not in a loop', async function () {
+    // render message parameters (the helper's RED._ returns bare keys) to see the error in the status
+    const renderKey = (key, params) => (params && Object.keys(params).length ? `${key} ${JSON.stringify(params)}` : key);
+    await helper.load([(RED) => { RED._ = renderKey; return appModule(RED); }, streamModule], [
+      { id: 'tab', type: 'tab' },
+      { id: 'app1', type: 'dingtalk-app', appKey: 'dingappone' },
+      { id: 's1', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [[]] },
+    ], { app1: { appSecret: 'not-the-secret' } });
+    await until('reconnecting status', () => callsOn(helper.getNode('s1'), 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.reconnecting')));
+    const status = callsOn(helper.getNode('s1'), 'status').map((c) => c[0]).find((x) => String(x.text).startsWith('dingtalk-stream-in.status.reconnecting'));
+    status.text.should.containEql('invalidClientIdOrSecret');
+    status.fill.should.equal('yellow');
+    await new Promise((r) => setTimeout(r, 1500));
+    gateway.state.refused.should.be.within(1, 3); // 1 s, then 2 s: no tight loop
+  });
+
   it('without AppSecret: a red status and a warning, no connection', async function () {
     await helper.load([appModule, streamModule], [
       { id: 'tab', type: 'tab' },
