@@ -71,16 +71,9 @@ export class DeliveryWorker {
   private openUntil: number | undefined;
   /** When the current run of failures began (undefined while the endpoint answers). */
   failingSince: number | undefined;
-  delivered = 0;
-  dead = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.clock = options.clock ?? systemClock;
-  }
-
-  /** True while the endpoint counts as down. */
-  get open(): boolean {
-    return this.openUntil !== undefined;
   }
 
   get active(): number {
@@ -189,7 +182,6 @@ export class DeliveryWorker {
 
     if (success) {
       await store.recordDelivered(delivery.id, status);
-      this.delivered += 1;
       const wasDown = this.openUntil !== undefined;
       this.consecutiveFailures = 0;
       this.failingSince = undefined;
@@ -212,7 +204,6 @@ export class DeliveryWorker {
     }
     await store.recordFailed(delivery.id, { nextAt, status, error: outcome.error });
     if (nextAt === undefined) {
-      this.dead += 1;
       this.options.onDead?.(outcome);
       return;
     }
