@@ -172,11 +172,13 @@ export class CallbackReceiver {
     // Acknowledge with the id the push was encrypted for, so ISV suite checks verify too.
     const reply = cipher.seal('success', receiveId, this.now());
     if (URL_CHECK_EVENTS.has(info.eventType)) return { kind: 'check', status: 200, reply, eventType: info.eventType };
-    const emitted = this.normalise ? normalisePayload(event) : event;
+    // The console shape gives the content key (cross-source de-dup) and, if asked, the payload.
+    const consoleShape = normalisePayload(event);
+    const emitted = this.normalise ? consoleShape : event;
     const message: ReceivedEvent = { topic: info.eventType, payload: emitted, dingtalk: info };
     let verdict: 'new' | 'duplicate';
     try {
-      verdict = await this.intake(info.eventId, message, contentKeyOf(normalisePayload(event)));
+      verdict = await this.intake(info.eventId, message, contentKeyOf(consoleShape));
     } catch (err) {
       // Not durable, so not acknowledged: DingTalk will push it again.
       return reject('store-unavailable', `the event could not be stored: ${(err as Error).message}`);

@@ -7,6 +7,7 @@ import { type AppSettings, callbackCryptoFor, type CallbackCrypto, normaliseStyl
 import { tokenIsConsoleCompatible } from '../core/cipher';
 import { OpenApiClient } from '../core/openapi/client';
 import { StreamHub } from '../core/stream/hub';
+import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { storePath } from './store-location';
 import { registerType } from './register-type';
@@ -93,15 +94,15 @@ export default function register(RED: NodeAPI): void {
     const redeliver = () => {
       if (!hub || hub.size === 0) return;
       try {
-        hub.redeliver(store().pendingInbox(receiver).map((row) => JSON.parse(row.message)));
+        hub.redeliver(pendingRedeliveries(store(), receiver));
       } catch (err) {
         this.warn((err as Error).message);
       }
     };
     RED.events.once('flows:started', redeliver);
     const handed = setInterval(() => {
-      if (lease) lease.store.markHanded(receiver, Date.now() - 30_000);
-    }, 5_000);
+      if (lease) settleHandoffs(lease.store, receiver);
+    }, HANDOFF_CHECK_MS);
     handed.unref();
     this.on('close', (_removed: boolean, done: () => void) => {
       RED.events.removeListener('flows:started', redeliver);

@@ -8,8 +8,9 @@ import { readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
-import { CallbackReceiver, type EventIntake, type Outcome, type ReceivedEvent } from '../core/receiver';
+import { CallbackReceiver, type EventIntake, type Outcome } from '../core/receiver';
 import { recoverMissedEvents } from '../core/recovery';
+import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { registerType } from './register-type';
@@ -31,9 +32,6 @@ interface EventInSettings {
 
 export const DEFAULT_PATH = '/dingtalk/events';
 export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600 } as const;
-/** An acknowledged event counts as handed on once it is this old: every dispatch node has long had it. */
-const SETTLE_MS = 30_000;
-const HOUSEKEEPING_MS = 5_000;
 const PRUNE_MS = 10 * 60_000;
 const STATUS_INTERVAL_MS = 250;
 const LOUD_REJECTIONS_PER_MINUTE = 10;
@@ -191,13 +189,9 @@ export default function register(RED: NodeAPI): void {
     let closed = false;
     const redeliver = () => {
       if (closed || !lease) return;
-      const rows = lease.store.pendingInbox(node.id);
-      if (rows.length > 0) node.log(t('log.redelivered', { count: rows.length }));
-      for (const row of rows) {
-        const message = JSON.parse(row.message) as ReceivedEvent;
-        message.dingtalk.redelivered = true;
-        node.send(message as unknown as NodeMessage);
-      }
+      const messages = pendingRedeliveries(lease.store, node.id);
+      if (messages.length > 0) node.log(t('log.redelivered', { count: messages.length }));
+      for (const message of messages) node.send(message as unknown as NodeMessage);
     };
     // Recovery of missed pushes: at start-up and every recoverInterval minutes, the failed-events list
     // is read page by page through the same durable intake (so live duplicates are not emitted twice).
@@ -233,7 +227,7 @@ export default function register(RED: NodeAPI): void {
       if (!lease) return;
       const now = Date.now();
       try {
-        lease.store.markHanded(node.id, now - SETTLE_MS);
+        settleHandoffs(lease.store, node.id, now);
         if (now - lastPrune >= PRUNE_MS) {
           lastPrune = now;
           lease.store.pruneInbox(now - dedupMs);
@@ -241,7 +235,7 @@ export default function register(RED: NodeAPI): void {
       } catch (err) {
         node.warn(t('errors.store', { message: (err as Error).message }));
       }
-    }, HOUSEKEEPING_MS);
+    }, HANDOFF_CHECK_MS);
     housekeeping.unref();
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -48,12 +48,9 @@ export class StreamHub {
     }
   }
 
-  /** Hands already stored events to the listeners again (after a restart), flagged as redelivered. */
+  /** Hands already stored events (store/handoff pendingRedeliveries) to the listeners again. */
   redeliver(messages: ReceivedEvent[]): void {
-    for (const message of messages) {
-      message.dingtalk.redelivered = true;
-      for (const l of this.listeners) l.onEvent(message);
-    }
+    for (const message of messages) for (const l of this.listeners) l.onEvent(message);
   }
 
   private onState(state: StreamState): void {
