@@ -44,6 +44,11 @@ export interface ReceiverRequest {
   method: string | undefined;
   query: Record<string, unknown>;
   body: BodyResult;
+  /**
+   * 'test' for the editor's "Send test event" push, which the node recognises by a per-node header
+   * only the runtime knows; the push itself goes through the same checks as DingTalk's.
+   */
+  source?: 'http' | 'test';
 }
 
 /**
@@ -162,7 +167,7 @@ export class CallbackReceiver {
       return reject('bad-payload', 'decrypted message is not a JSON object');
     }
     const event = payload as Record<string, unknown>;
-    const info = describeEvent(event, 'http', { plaintext, receivedAt: this.now() });
+    const info = describeEvent(event, request.source ?? 'http', { plaintext, receivedAt: this.now() });
 
     // The ISV placeholder id is only legitimate on the suite-creation check (protocol §4).
     if (receiveId === SUITE_PLACEHOLDER_RECEIVE_ID && info.eventType !== 'check_create_suite_url' && acceptedIds[0] !== receiveId) {

@@ -13,6 +13,7 @@ import { recoverMissedEvents } from '../core/recovery';
 import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
+import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { registerType } from './register-type';
 import { storePath } from './store-location';
 
@@ -163,11 +164,14 @@ export default function register(RED: NodeAPI): void {
       status.request();
     };
 
+    // The editor's "Send test event" pushes through this same handler, recognised by this key.
+    const testKey = newTestKey();
     const handler: RouteHandler = (req: ExpressRequest, res) => {
       readBody(req, maxBody)
         .then(async (body) => {
           if (body.kind === 'aborted') return; // the caller hung up: nothing to answer
-          respond(res, await receiver.handle({ method: req.method, query: queryOf(req), body }));
+          const source = isTestPush(req.headers, testKey) ? 'test' : 'http';
+          respond(res, await receiver.handle({ method: req.method, query: queryOf(req), body, source }));
         })
         .catch((err: unknown) => {
           node.error(err instanceof Error ? err.message : String(err));
@@ -176,8 +180,25 @@ export default function register(RED: NodeAPI): void {
     };
 
     const table = routeTableFor(RED.httpNode);
-    if (table.add(path, handler, showProblem)) {
+    let listening = false;
+    const takeOver = () => {
+      listening = true;
       showProblem();
+    };
+    (node as Node & { testTarget?: TestTarget }).testTarget = {
+      listeningPath: () => (listening ? path : undefined),
+      secrets: () => {
+        if (!app) return { ok: false, reason: t('errors.no-app') };
+        const crypto = app.callbackCrypto();
+        if (!crypto.ok) return { ok: false, reason: app.explain(crypto.problem) };
+        const { token = '', aesKey = '' } = app.callbackSecrets();
+        return { ok: true, token, aesKey, receiveId: crypto.value.acceptedIds[0] };
+      },
+      corpId: app?.corpId ?? '',
+      key: testKey,
+    };
+    if (table.add(path, handler, takeOver)) {
+      takeOver();
     } else {
       // Stay inactive but waiting: if the node holding the path is deleted, this one takes over.
       node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path }) });
@@ -240,6 +261,7 @@ export default function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
+      listening = false;
       RED.events.removeListener('flows:started', onFlowsStarted);
       clearInterval(housekeeping);
       if (recoveryTimer) clearInterval(recoveryTimer);
@@ -250,6 +272,7 @@ export default function register(RED: NodeAPI): void {
     });
   }
 
+  registerTestRoutes(RED);
   registerType(RED, 'dingtalk-event-in', DingTalkEventIn, {
     settings: {
       dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },

@@ -68,6 +68,12 @@ describe('real Node-RED process with the packed module (e2e)', function () {
       'examples/Receive DingTalk events.json', 'README.md', 'README.zh-CN.md', 'LICENSE']) {
       has(f).should.be.true(`${f} missing from the tarball`);
     }
+    // every icon an editor file names is shipped beside it
+    for (const html of fs.readdirSync(path.join(ROOT, 'nodes')).filter((f) => f.endsWith('.html'))) {
+      const icon = /icon: '([^']+\.svg)'/.exec(fs.readFileSync(path.join(ROOT, 'nodes', html), 'utf8'));
+      should.exist(icon, `${html} names no icon`);
+      has(`nodes/icons/${icon[1]}`).should.be.true(`${icon[1]} (${html}) missing from the tarball`);
+    }
     files.some((f) => f.startsWith('package/src/') || f.startsWith('package/test/')).should.be.false();
   });
 
@@ -127,6 +133,19 @@ describe('real Node-RED process with the packed module (e2e)', function () {
         big.status.should.equal(413);
         (await big.json()).error.should.equal('too-large');
         await waitFor('the rejection log line', () => red.output.includes('Rejected a push with HTTP 403 (bad-signature)'));
+      });
+
+      it('"Send test event" pushes a sample through the node\'s public path; the flow gets it with source "test"', async function () {
+        sink.received.length = 0;
+        const res = await fetch(`${red.adminBase}/dingtalk-event-in/in1/test`, {
+          method: 'POST', body: JSON.stringify({ type: 'org_dept_create' }), headers: { 'content-type': 'application/json' },
+        });
+        const body = await res.json();
+        res.status.should.equal(200, JSON.stringify(body));
+        body.eventType.should.equal('org_dept_create');
+        await waitFor('the test event at the sink', () => sink.received.length >= 1);
+        sink.received[0].topic.should.equal('org_dept_create');
+        sink.received[0].dingtalk.should.have.properties({ eventType: 'org_dept_create', source: 'test' });
       });
 
       it('keeps the secrets out of flows, the admin API and the log', async function () {

@@ -12,7 +12,7 @@ helper.init(require.resolve('node-red'));
 // The helper's RED._ returns the key; render parameters too, so status texts show their counts.
 const renderKey = (key, params) => (params && Object.keys(params).length ? `${key} ${JSON.stringify(params)}` : key);
 
-const state = { httpNode: null, server: null, base: null };
+const state = { httpNode: null, httpAdmin: null, server: null, base: null };
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -25,22 +25,27 @@ function freshStore() {
   return dir;
 }
 
-async function load(flow, credentials, { keepStore = false } = {}) {
+/**
+ * Loads a flow and serves it. withAdmin: serve the admin routes on the same server, in front of the
+ * node routes, as Node-RED does with its default settings (so the admin body parser runs first).
+ */
+async function load(flow, credentials, { keepStore = false, withAdmin = false } = {}) {
   if (!keepStore) freshStore();
   await helper.load(
     [
       (RED) => { RED._ = renderKey; return appModule(RED); },
-      (RED) => { state.httpNode = RED.httpNode; return eventInModule(RED); },
+      (RED) => { state.httpNode = RED.httpNode; state.httpAdmin = RED.httpAdmin; return eventInModule(RED); },
     ],
     flow,
     credentials,
   );
-  await serve();
+  await serve({ withAdmin });
 }
 
-async function serve() {
+async function serve({ withAdmin = false } = {}) {
   if (state.server) await new Promise((r) => state.server.close(r));
-  state.server = http.createServer(state.httpNode);
+  const handler = withAdmin ? (req, res) => state.httpAdmin(req, res, () => state.httpNode(req, res)) : state.httpNode;
+  state.server = http.createServer(handler);
   state.server.keepAliveTimeout = 1000;
   await new Promise((r) => state.server.listen(0, '127.0.0.1', r));
   state.base = `http://127.0.0.1:${state.server.address().port}`;
