@@ -121,6 +121,9 @@ function post(push: SignedPush, o: PushOptions): Promise<{ status: number; body:
       method: 'POST',
       headers: { ...o.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(push.body) },
       ...(url.protocol === 'https:' && { rejectUnauthorized: o.rejectUnauthorized ?? true }),
+      // A connection per push, as DingTalk's servers make: no pooled socket that the receiver may have
+      // closed meanwhile (a spurious ECONNRESET), and nothing that keeps the CLI's process alive.
+      agent: false,
       timeout: timeoutMs,
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));

@@ -1,0 +1,52 @@
+'use strict';
+// Runs `npm start` as a developer does, in a throw-away user directory on a free port, and reads what
+// it prints (Editor, Callback URL, AppKey, Token, aesKey) once its self-check line appears.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
+const { spawn } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/** Starts npm start with `env` added; resolves once it printed its summary. Always call stop(). */
+async function startNpmStart(env = {}, { timeoutMs = 60000 } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-start-'));
+  const port = await freePort();
+  const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), DEV_USER_DIR: dir } });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const handle = {
+    port,
+    dir,
+    output: () => output,
+    /** A value npm start printed as "Name:   value". */
+    field: (name) => new RegExp(`^${name}:\\s+(\\S+)$`, 'm').exec(output)?.[1],
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const started = Date.now();
+  while (!/Self-check:/.test(output)) {
+    if (Date.now() - started > timeoutMs || child.exitCode !== null) {
+      await handle.stop();
+      throw new Error(`npm start did not come up:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return handle;
+}
+
+module.exports = { ROOT, freePort, startNpmStart };
