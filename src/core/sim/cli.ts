@@ -45,7 +45,7 @@ const OPTIONS: Record<string, Options> = {
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-/** One event to push: its decrypted JSON and, for samples, how to make the next copy. */
+/** One event to push: its type, and its payload for a given event time (a fresh sample, or the file as it is). */
 interface Planned {
   type: string;
   build: (now: number) => Record<string, unknown>;
