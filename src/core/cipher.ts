@@ -110,7 +110,8 @@ export function decodeAesKey(aesKey: string): Buffer {
 /** §5: lower-case hex SHA-1 of the four strings sorted by code unit and joined. */
 export function sign(token: string, timestamp: string, nonce: string, encrypt: string): string {
   const parts = [token, timestamp, nonce, encrypt].sort();
-  return createHash('sha1').update(parts.join(''), 'utf8').digest('hex');
+  // Hashing the parts in turn is hashing their concatenation, without building it.
+  return createHash('sha1').update(parts[0], 'utf8').update(parts[1], 'utf8').update(parts[2], 'utf8').update(parts[3], 'utf8').digest('hex');
 }
 
 /** Constant-time comparison; anything that is not 40 lower-case hex digits never matches (N02). */
@@ -151,6 +152,7 @@ export interface SignedRequest {
 export class DingTalkCipher {
   readonly token: string;
   readonly receiveId: string;
+  private readonly receiveIdBytes: Buffer;
   private readonly key: Buffer;
   private readonly iv: Buffer;
 
@@ -161,6 +163,7 @@ export class DingTalkCipher {
     this.iv = this.key.subarray(0, 16);
     this.token = options.token;
     this.receiveId = options.receiveId;
+    this.receiveIdBytes = Buffer.from(options.receiveId, 'utf8');
   }
 
   sign(timestamp: string, nonce: string, encrypt: string): string {
@@ -181,16 +184,21 @@ export class DingTalkCipher {
   encrypt(plaintext: string, options: { randomPrefix?: Buffer; receiveId?: string } = {}): string {
     const random = options.randomPrefix ?? Buffer.from(randomAlphanumeric(RANDOM_PREFIX_BYTES), 'latin1');
     if (random.length !== RANDOM_PREFIX_BYTES) throw new RangeError('randomPrefix must be 16 bytes');
-    const msg = Buffer.from(plaintext, 'utf8');
-    const id = Buffer.from(options.receiveId ?? this.receiveId, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(msg.length, 0);
-    const body = Buffer.concat([random, length, msg, id]);
-    const pad = PAD_BLOCK - (body.length % PAD_BLOCK);
-    const padded = Buffer.concat([body, Buffer.alloc(pad, pad)]);
+    const id = options.receiveId ?? this.receiveId;
+    // One buffer, written in place: random | length | message | receive id | padding.
+    const msgLength = Buffer.byteLength(plaintext, 'utf8');
+    const bodyLength = HEADER_BYTES + msgLength + Buffer.byteLength(id, 'utf8');
+    const pad = PAD_BLOCK - (bodyLength % PAD_BLOCK);
+    const padded = Buffer.allocUnsafe(bodyLength + pad);
+    random.copy(padded, 0);
+    padded.writeUInt32BE(msgLength, RANDOM_PREFIX_BYTES);
+    padded.write(plaintext, HEADER_BYTES, 'utf8');
+    padded.write(id, HEADER_BYTES + msgLength, 'utf8');
+    padded.fill(pad, bodyLength);
     const cipher = createCipheriv('aes-256-cbc', this.key, this.iv);
     cipher.setAutoPadding(false);
-    return Buffer.concat([cipher.update(padded), cipher.final()]).toString('base64');
+    // Without padding, update() returns every (whole) block and final() nothing.
+    return cipher.update(padded).toString('base64');
   }
 
   /**
@@ -198,7 +206,7 @@ export class DingTalkCipher {
    * field, compare the receive id exactly, decode strict UTF-8. `acceptedIds` defaults to the
    * configured receive id; the receiver widens it only for ISV URL checks.
    */
-  decrypt(encrypt: string, acceptedIds: readonly string[] = [this.receiveId]): Decrypted {
+  decrypt(encrypt: string, acceptedIds?: readonly string[]): Decrypted {
     if (typeof encrypt !== 'string' || encrypt.length === 0 || encrypt.length % 4 !== 0 || !BASE64_PATTERN.test(encrypt)) {
       throw new CipherError('bad-ciphertext', 'encrypt is not valid base64');
     }
@@ -208,7 +216,7 @@ export class DingTalkCipher {
     }
     const decipher = createDecipheriv('aes-256-cbc', this.key, this.iv);
     decipher.setAutoPadding(false);
-    const padded = Buffer.concat([decipher.update(data), decipher.final()]);
+    const padded = decipher.update(data); // whole blocks, no padding: final() would add nothing
 
     const pad = padded[padded.length - 1];
     if (pad < 1 || pad > PAD_BLOCK || pad > padded.length) {
@@ -228,14 +236,12 @@ export class DingTalkCipher {
     }
     const msg = plain.subarray(HEADER_BYTES, HEADER_BYTES + msgLength);
     const idBytes = plain.subarray(HEADER_BYTES + msgLength);
-    const found = idBytes.toString('utf8');
-    const match = acceptedIds.find((id) => Buffer.from(id, 'utf8').equals(idBytes));
+    const match = acceptedIds === undefined
+      ? (idBytes.equals(this.receiveIdBytes) ? this.receiveId : undefined)
+      : acceptedIds.find((id) => idBytes.equals(id === this.receiveId ? this.receiveIdBytes : Buffer.from(id, 'utf8')));
     if (match === undefined) {
-      throw new CipherError(
-        'receive-id-mismatch',
-        `receive id in the message is "${printable(found)}", expected "${acceptedIds.join('" or "')}"`,
-        printable(found),
-      );
+      const found = printable(idBytes.toString('utf8'));
+      throw new CipherError('receive-id-mismatch', `receive id in the message is "${found}", expected "${(acceptedIds ?? [this.receiveId]).join('" or "')}"`, found);
     }
     let plaintext: string;
     try {

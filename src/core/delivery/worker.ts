@@ -65,7 +65,7 @@ export class DeliveryWorker {
   private timer: unknown;
   private timerAt = Infinity;
   private stopped = false;
-  private pumping = false;
+  private wakeScheduled = false;
   private consecutiveFailures = 0;
   /** While the breaker is open: no attempt before this time, then one probe at a time. */
   private openUntil: number | undefined;
@@ -85,15 +85,17 @@ export class DeliveryWorker {
     this.wake();
   }
 
-  /** Looks for due work now (called after an enqueue, a replay or a timer). */
+  /**
+   * Looks for due work (called after an enqueue, a replay, a settled attempt or a timer). Wakes in
+   * one turn of the event loop (a committed batch of enqueues, a burst of answers) share one look.
+   */
   wake(): void {
-    if (this.stopped || this.pumping) return;
-    this.pumping = true;
-    try {
-      this.pump();
-    } finally {
-      this.pumping = false;
-    }
+    if (this.stopped || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (!this.stopped) this.pump();
+    });
   }
 
   /**
@@ -124,7 +126,9 @@ export class DeliveryWorker {
         const head = store.head(subscriber);
         batch = head && head.nextAt <= this.clock.now() && !this.inFlight.has(head.id) ? [head] : [];
       } else {
-        batch = store.due(subscriber, free + this.inFlight.size).filter((d) => !this.inFlight.has(d.id)).slice(0, free);
+        // Ids first (from the index alone): the rows in flight come back too and are skipped unread.
+        const ids = store.dueIds(subscriber, free + this.inFlight.size).filter((id) => !this.inFlight.has(id)).slice(0, free);
+        batch = ids.map((id) => store.get(id)).filter((d): d is Delivery => d !== undefined && d.state === 'queued');
       }
       for (const delivery of batch) this.run(delivery);
     }

@@ -133,7 +133,7 @@ export class EventStore {
         'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
-      due: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?"),
+      dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
       head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
       nextDue: db.prepare("SELECT MIN(next_at) FROM outbox WHERE subscriber = ? AND state = 'queued'").pluck(),
       byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
@@ -201,9 +201,9 @@ export class EventStore {
     return inserted ? 'new' : 'duplicate';
   }
 
-  /** Up to `limit` queued deliveries due now, earliest first. */
-  due(subscriber: string, limit: number): Delivery[] {
-    return (this.statements.due.all(subscriber, this.now(), limit) as DeliveryRow[]).map(toDelivery);
+  /** The ids of up to `limit` queued deliveries due now, earliest first, from the index alone (no bodies). */
+  dueIds(subscriber: string, limit: number): number[] {
+    return this.statements.dueIds.all(subscriber, this.now(), limit) as number[];
   }
 
   /** The oldest queued delivery (ordered mode delivers strictly in this order). */
