@@ -2,16 +2,19 @@
 // Cipher cost on one core: the receiver's full crypto cycle for one push (verify the signature,
 // decrypt, parse, seal the encrypted "success" reply) beside the floor, a bare node:crypto AES-256-CBC
 // encrypt + decrypt round trip of the same size with no DingTalk framing. Alternating rounds, median.
-// Writes the "cipher" section of bench/results/latest.json.
-//   node bench/cipher.js [rounds=7] [opsPerRound=20000]
+// Writes the "cipher" section of bench/results/latest.json; with --json prints the section instead
+// (bench/run.js, which sets BENCH_PACKAGE_DIR to the installed package to measure).
+//   node bench/cipher.js [rounds=7] [opsPerRound=20000] [--json]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { DingTalkCipher } = require('../core/cipher');
+const JSON_ONLY = process.argv.includes('--json');
+const argv = process.argv.slice(2).filter((a) => a !== '--json');
+const { DingTalkCipher } = require(path.join(process.env.BENCH_PACKAGE_DIR || path.resolve(__dirname, '..'), 'core', 'cipher'));
 
-const ROUNDS = Number(process.argv[2] || 7);
-const OPS = Number(process.argv[3] || 20000);
+const ROUNDS = Number(argv[0] || 7);
+const OPS = Number(argv[1] || 20000);
 const fixture = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'events', 'bpms_instance_change.json');
 const plaintext = fs.readFileSync(fixture, 'utf8');
 
@@ -58,6 +61,10 @@ for (let r = 0; r < ROUNDS; r++) {
 const opsPerSec = Math.round(median(cycles));
 const floorOpsPerSec = Math.round(median(floors));
 const result = { opsPerSec, floorOpsPerSec, ratioToFloor: Number((opsPerSec / floorOpsPerSec).toFixed(3)), plaintextBytes: Buffer.byteLength(plaintext) };
+if (JSON_ONLY) {
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
 
 console.log(`cipher, ${Buffer.byteLength(plaintext)}-byte event, median of ${ROUNDS} rounds of ${OPS}:`);
 console.log(`  verify + decrypt + parse + encrypted reply ${String(opsPerSec).padStart(8)} /s`);

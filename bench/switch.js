@@ -4,19 +4,23 @@
 // bpms_instance_change"). Both run in one embedded Node-RED runtime with this package installed in a
 // throw-away user directory; messages are injected at the switch and counted where they arrive.
 // Rounds alternate between the cases and the median is reported, so machine noise hits all alike.
-//   node bench/switch.js [events=100000] [rounds=5]
+// With --json prints {eventsPerSec, baselineEventsPerSec, ratio, ...} (bench/run.js, which sets
+// BENCH_PACKAGE_DIR to the installed package to measure).
+//   node bench/switch.js [events=100000] [rounds=5] [--json]
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const RED = require('node-red');
-const { describeEvent } = require('../core/events');
+const JSON_ONLY = process.argv.includes('--json');
+const argv = process.argv.slice(2).filter((a) => a !== '--json');
+const root = process.env.BENCH_PACKAGE_DIR || path.resolve(__dirname, '..');
+const { describeEvent } = require(path.join(root, 'core', 'events'));
 
-const EVENTS = Number(process.argv[2] || 100000);
-const ROUNDS = Number(process.argv[3] || 5);
-const root = path.resolve(__dirname, '..');
-const fixtures = path.resolve(root, '..', 'shared', 'fixtures', 'events');
+const EVENTS = Number(argv[0] || 100000);
+const ROUNDS = Number(argv[1] || 5);
+const fixtures = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'events');
 const samples = fs.readdirSync(fixtures).filter((f) => f.endsWith('.json') && f !== 'index.json').map((f) => {
   const text = fs.readFileSync(path.join(fixtures, f), 'utf8');
   const payload = JSON.parse(text);
@@ -87,6 +91,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (let r = 0; r < ROUNDS; r++) for (const name of names) rates[name].push(await runOnce(CASES[name]));
   await runtime.stop();
   const baseline = median(rates[names[0]]);
+  if (JSON_ONLY) {
+    const typeRule = median(rates[names[1]]);
+    console.log(JSON.stringify({ eventsPerSec: Math.round(typeRule), baselineEventsPerSec: Math.round(baseline), ratio: Number((typeRule / baseline).toFixed(2)),
+      groupRuleEventsPerSec: Math.round(median(rates[names[2]])), events: EVENTS, rounds: ROUNDS }));
+    process.exit(0);
+  }
   console.log(`${EVENTS} events per round, ${ROUNDS} rounds; median events/s and ratio to core switch:`);
   for (const name of names) {
     const m = median(rates[name]);
