@@ -51,6 +51,9 @@ function examples() {
 /** An i18n key left untranslated in visible text, e.g. "dingtalk-app.label.token". */
 const RAW_KEY = /\b(?:dingtalk-[a-z-]+|node-red:[a-z-]+)\.[a-zA-Z-]+(?:\.[a-zA-Z-]+)*/;
 
+/** How the editor logs an exception it caught in a node definition's function. */
+const SWALLOWED = /^(?:Definition error: |onedit(?:prepare|cancel|delete|resize) )/;
+
 /** One browser page on the editor, collecting console errors and uncaught exceptions. */
 class Editor {
   constructor(page, red, lang) {
@@ -60,6 +63,9 @@ class Editor {
     this.errors = [];
     page.on('console', (m) => {
       if (m.type() === 'error') this.errors.push(`console.error: ${m.text()} (${m.location().url || 'page'})`);
+      // The editor catches exceptions thrown by a definition's label/icon/oneditprepare/… functions and
+      // only console.log()s them: count those as errors too.
+      else if (SWALLOWED.test(m.text())) this.errors.push(`caught by the editor: ${m.text()}`);
     });
     page.on('pageerror', (e) => this.errors.push(`uncaught: ${e.stack || e.message}`));
     page.setDefaultTimeout(30000);

@@ -157,6 +157,7 @@ describe('editor in Chromium, real Node-RED with the packed module (browser e2e)
       it(`"${name}" imports and deploys`, async function () {
         await en.reset();
         const mark = en.errorMark();
+        const logMark = red.output.length;
         await en.importExample(name);
         const inEditor = await en.evaluate(() => {
           const out = [];
@@ -178,6 +179,9 @@ describe('editor in Chromium, real Node-RED with the packed module (browser e2e)
         for (const n of flow) deployed.should.containEql(key(n));
         deployed.filter((k) => !k.startsWith('tab|')).sort().should.eql(flow.filter((n) => n.type !== 'tab').map(key).sort());
         noErrors(en, mark, `import and deploy of "${name}"`);
+        // Unconfigured credentials give warnings and statuses; a crash in a node would show as a JS error.
+        const log = red.output.slice(logMark);
+        should(log).not.match(/\b(?:TypeError|ReferenceError|RangeError|SyntaxError|uncaught exception)\b/i);
       });
     }
   });
