@@ -1,7 +1,14 @@
 /**
- * The hub's durable state in one SQLite file (WAL, synchronous FULL): an inbox of received events,
- * which is also the de-duplication window, and an outbox of deliveries keyed by (subscriber, event).
- * Every write goes through group commit; a promise from accept/enqueue settles once the row is on disk.
+ * The hub's durable state in one SQLite file (WAL): an inbox of received events, which is also the
+ * de-duplication window, and an outbox of deliveries keyed by (subscriber, event).
+ * Every write goes through group commit. Inbox writes are flushed to the disk (synchronous FULL)
+ * before accept() resolves: that is what lets a receiver answer `success`. Outbox writes (queueing,
+ * delivered, failed) are committed without their own flush (synchronous NORMAL): the WAL keeps
+ * commits in order, so the next flushed commit carries them too, and a power cut can only lose a
+ * tail of them. Losing that tail is safe: a receiver's events stay "not handed on" (and are emitted
+ * again after a restart, so dispatch queues them again) until a flushed write 30 s after receipt
+ * marks them handed on, which also flushes every queueing before it; a lost "delivered" mark means
+ * one more delivery of the same webhook-id, which at-least-once allows. A process crash loses nothing.
  * Backlogs live here, never in memory: workers read due deliveries a page at a time.
  */
 import Database from 'better-sqlite3';
@@ -10,6 +17,9 @@ import { dirname } from 'node:path';
 import { GroupCommit } from './group-commit';
 
 export type DeliveryState = 'queued' | 'delivered' | 'dead';
+
+/** Group-commit flag for outbox writes: committed, flushed with the next durable write (see above). */
+const RELAXED = false;
 
 export interface InboxRow {
   seq: number;
@@ -113,14 +123,22 @@ export class EventStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL'); // acknowledged means flushed, even across a power cut
+    this.db.pragma('synchronous = FULL'); // acknowledged means flushed, even across a power cut (see above)
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     // Stores written before content keys existed get the column (and its index) added in place.
     const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
     this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
-    this.commit = new GroupCommit((body) => this.db.transaction(body)());
+    this.commit = new GroupCommit((body, durable) => {
+      if (durable) return this.db.transaction(body)();
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        this.db.transaction(body)();
+      } finally {
+        this.db.pragma('synchronous = FULL');
+      }
+    });
     const db = this.db;
     this.statements = {
       inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
@@ -197,7 +215,7 @@ export class EventStore {
     await this.commit.write(() => {
       const now = this.now();
       inserted = this.statements.outboxInsert.run(subscriber, eventId, eventType, body, now + delayMs, now, now).changes === 1;
-    });
+    }, RELAXED);
     return inserted ? 'new' : 'duplicate';
   }
 
@@ -226,7 +244,7 @@ export class EventStore {
   recordDelivered(id: number, status: number): Promise<void> {
     return this.commit.write(() => {
       this.statements.delivered.run(status, this.now(), id);
-    });
+    }, RELAXED);
   }
 
   /** A failed attempt: queued again at `nextAt`, or dead when `nextAt` is undefined. */
@@ -234,7 +252,7 @@ export class EventStore {
     return this.commit.write(() => {
       const state: DeliveryState = outcome.nextAt === undefined ? 'dead' : 'queued';
       this.statements.failed.run(state, outcome.nextAt ?? 0, outcome.status ?? null, outcome.error ?? null, this.now(), id);
-    });
+    }, RELAXED);
   }
 
   /** The endpoint answered again: everything queued becomes due now. */

@@ -2,6 +2,9 @@
  * Group commit: writes requested during one turn of the event loop run in a single transaction, so
  * a burst of N events costs one disk flush instead of N. Each caller gets a promise that settles
  * only after the transaction holding its write has committed (or failed).
+ *
+ * A batch is `durable` when any of its writes asked to be (the store then flushes it to the disk
+ * before the promises settle); a batch of relaxed writes only may skip the flush.
  */
 export type Write = () => void;
 
@@ -13,17 +16,19 @@ interface Pending {
 
 export class GroupCommit {
   private queue: Pending[] = [];
+  private durable = false;
   private scheduled = false;
 
   /** `transaction` runs its argument inside one database transaction (better-sqlite3's db.transaction). */
   constructor(
-    private readonly transaction: (body: () => void) => void,
+    private readonly transaction: (body: () => void, durable: boolean) => void,
     private readonly maxBatch = 1000,
   ) {}
 
-  write(write: Write): Promise<void> {
+  write(write: Write, durable = true): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
+      this.durable ||= durable;
       if (this.queue.length >= this.maxBatch) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -40,12 +45,14 @@ export class GroupCommit {
   flush(): void {
     this.scheduled = false;
     const batch = this.queue;
+    const durable = this.durable;
     if (batch.length === 0) return;
     this.queue = [];
+    this.durable = false;
     try {
       this.transaction(() => {
         for (const item of batch) item.write();
-      });
+      }, durable);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
