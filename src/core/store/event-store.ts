@@ -1,20 +1,22 @@
 /**
  * The hub's durable state in one SQLite file (WAL): an inbox of received events, which is also the
  * de-duplication window, and an outbox of deliveries keyed by (subscriber, event).
- * Every write goes through group commit. Inbox writes are flushed to the disk (synchronous FULL)
- * before accept() resolves: that is what lets a receiver answer `success`. Outbox writes (queueing,
- * delivered, failed) are committed without their own flush (synchronous NORMAL): the WAL keeps
- * commits in order, so the next flushed commit carries them too, and a power cut can only lose a
- * tail of them. Losing that tail is safe: a receiver's events stay "not handed on" (and are emitted
- * again after a restart, so dispatch queues them again) until a flushed write 30 s after receipt
- * marks them handed on, which also flushes every queueing before it; a lost "delivered" mark means
- * one more delivery of the same webhook-id, which at-least-once allows. A process crash loses nothing.
+ * Every write goes through group commit, under `synchronous = NORMAL` (frames reach the WAL in commit
+ * order, without a flush inside the commit). Inbox writes are durable: accept() resolves only after an
+ * fsync of the WAL, run off the main thread (wal-sync.ts), has completed; that is what lets a receiver
+ * answer `success`. Outbox writes (queueing, delivered, failed) are not flushed on their own: the next
+ * flush covers them, and a power cut can only lose a tail of them. Losing that tail is safe: a
+ * receiver's events stay "not handed on" (and are emitted again after a restart, so dispatch queues
+ * them again) until a flushed write 30 s after receipt marks them handed on, which also flushes every
+ * queueing before it; a lost "delivered" mark means one more delivery of the same webhook-id, which
+ * at-least-once allows. A process crash loses nothing: committed frames are in the OS already.
  * Backlogs live here, never in memory: workers read due deliveries a page at a time.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GroupCommit } from './group-commit';
+import { WalSync } from './wal-sync';
 
 export type DeliveryState = 'queued' | 'delivered' | 'dead';
 
@@ -112,6 +114,7 @@ export class EventStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly commit: GroupCommit;
+  private readonly walSync: WalSync | undefined;
   private readonly now: () => number;
   /** Accepts waiting for the current batch, so a duplicate arriving meanwhile is recognised. */
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -123,21 +126,18 @@ export class EventStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL'); // acknowledged means flushed, even across a power cut (see above)
+    this.db.pragma('synchronous = NORMAL'); // the flush happens in WalSync, off the main thread (see above)
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     // Stores written before content keys existed get the column (and its index) added in place.
     const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
     this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
+    const walSync = path === ':memory:' ? undefined : new WalSync(`${path}-wal`);
+    this.walSync = walSync;
     this.commit = new GroupCommit((body, durable) => {
-      if (durable) return this.db.transaction(body)();
-      this.db.pragma('synchronous = NORMAL');
-      try {
-        this.db.transaction(body)();
-      } finally {
-        this.db.pragma('synchronous = FULL');
-      }
+      this.db.transaction(body)();
+      if (durable && walSync) return walSync.sync();
     });
     const db = this.db;
     this.statements = {
@@ -203,7 +203,10 @@ export class EventStore {
 
   /** Marks a receiver's events received up to `cutoff` as handed on; returns how many. */
   markHanded(receiver: string, cutoff: number): number {
-    return this.statements.inboxHand.run(receiver, cutoff).changes;
+    const changes = this.statements.inboxHand.run(receiver, cutoff).changes;
+    // Flushed (in the background) so that every queueing committed before it is on the disk too.
+    if (changes > 0) this.walSync?.sync().catch(() => undefined);
+    return changes;
   }
 
   // --- outbox ------------------------------------------------------------------------------------
@@ -297,6 +300,7 @@ export class EventStore {
 
   close(): void {
     this.commit.flush();
+    this.walSync?.close();
     if (this.db.open) this.db.close();
   }
 }

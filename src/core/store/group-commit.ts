@@ -19,9 +19,12 @@ export class GroupCommit {
   private durable = false;
   private scheduled = false;
 
-  /** `transaction` runs its argument inside one database transaction (better-sqlite3's db.transaction). */
+  /**
+   * `transaction` runs its argument inside one database transaction (better-sqlite3's db.transaction);
+   * for a durable batch it may return a promise that settles once the commit is on the disk.
+   */
   constructor(
-    private readonly transaction: (body: () => void, durable: boolean) => void,
+    private readonly transaction: (body: () => void, durable: boolean) => void | Promise<void>,
     private readonly maxBatch = 1000,
   ) {}
 
@@ -49,14 +52,22 @@ export class GroupCommit {
     if (batch.length === 0) return;
     this.queue = [];
     this.durable = false;
+    let flushed: void | Promise<void>;
     try {
-      this.transaction(() => {
+      flushed = this.transaction(() => {
         for (const item of batch) item.write();
       }, durable);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
     }
-    for (const item of batch) item.resolve();
+    if (!flushed) {
+      for (const item of batch) item.resolve();
+      return;
+    }
+    flushed.then(
+      () => batch.forEach((item) => item.resolve()),
+      (err: unknown) => batch.forEach((item) => item.reject(err)),
+    );
   }
 }

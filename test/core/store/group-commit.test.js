@@ -1,6 +1,6 @@
 'use strict';
-// Group commit and the store's two kinds of write: inbox rows are flushed before accept() resolves;
-// outbox writes alone commit without a flush of their own, and the connection goes back to FULL.
+// Group commit and the store's two kinds of write: accept() resolves only after an fsync of the WAL;
+// outbox writes commit without waiting for one.
 require('should');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -29,23 +29,39 @@ describe('core/store group commit', function () {
     await commit.write(() => {});
   });
 
-  it('the store flushes inbox writes (synchronous FULL) and leaves outbox-only batches to the next flush', async function () {
+  it('the store answers accept() only after an fsync of the WAL off the main thread; outbox writes need none', async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-gc-'));
     const store = new EventStore(path.join(dir, 'hub.sqlite'));
-    const db = store['db'];
-    const seen = [];
-    const pragma = db.pragma.bind(db);
-    db.pragma = (text, ...rest) => { if (/^synchronous = /.test(text)) seen.push(text); return pragma(text, ...rest); };
+    const realFsync = fs.fsync;
+    const held = [];
+    fs.fsync = (fd, cb) => held.push(() => realFsync(fd, cb)); // hold each flush until released
     try {
-      (await store.accept('e1', 'in', { topic: 'x' })).should.equal('new');
-      seen.should.eql([]); // the inbox row commits under FULL, the connection's setting
+      store['db'].pragma('synchronous', { simple: true }).should.equal(1); // NORMAL: no flush inside commits
+      let accepted = false;
+      const accepting = store.accept('e1', 'in', { topic: 'x' }).then((v) => { accepted = true; return v; });
+      await new Promise((r) => setTimeout(r, 20));
+      accepted.should.be.false(); // committed, but not yet on the disk
+      held.length.should.equal(1);
+      // a second accept while the first flush runs waits for the next flush, and shares it with a third
+      const second = store.accept('e2', 'in', { topic: 'x' });
+      await new Promise((r) => setImmediate(r));
+      const third = store.accept('e3', 'in', { topic: 'x' });
+      await new Promise((r) => setTimeout(r, 20));
+      held.length.should.equal(1);
+      held.shift()();
+      (await accepting).should.equal('new');
+      await new Promise((r) => setTimeout(r, 20));
+      held.length.should.equal(1); // one more flush for both waiting accepts
+      held.shift()();
+      (await Promise.all([second, third])).should.eql(['new', 'new']);
+      // queueing and delivery marks commit without waiting for a flush of their own
       (await store.enqueue('erp', 'e1', 'x', '{}')).should.equal('new');
-      seen.should.eql(['synchronous = NORMAL', 'synchronous = FULL']);
-      pragma('synchronous', { simple: true }).should.equal(2); // FULL again for everything else
       const [id] = store.dueIds('erp', 10);
       await store.recordDelivered(id, 200);
       store.counts('erp').delivered.should.equal(1);
+      held.length.should.equal(0);
     } finally {
+      fs.fsync = realFsync;
       store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
