@@ -65,7 +65,7 @@ describe('real Node-RED process with the packed module (e2e)', function () {
     for (const f of ['package.json', 'nodes/dingtalk-app.js', 'nodes/dingtalk-app.html', 'nodes/dingtalk-event-in.js',
       'nodes/dingtalk-event-in.html', 'nodes/icons/dingtalk.svg', 'nodes/locales/en-US/dingtalk-event-in.json',
       'nodes/locales/zh-CN/dingtalk-event-in.json', 'nodes/locales/zh-CN/dingtalk-event-in.html', 'core/cipher.js',
-      'examples/Receive DingTalk events.json', 'README.md', 'README.zh-CN.md', 'LICENSE']) {
+      'examples/Receive DingTalk events.json', 'resources/dingtalk-editor.js', 'README.md', 'README.zh-CN.md', 'LICENSE']) {
       has(f).should.be.true(`${f} missing from the tarball`);
     }
     // every icon an editor file names is shipped beside it

@@ -1,0 +1,284 @@
+/*
+ * Editor code shared by the dialogs of @dingtalk-hub/node-red-dingtalk.
+ *
+ * Node-RED serves this package's resources/ folder at resources/@dingtalk-hub/node-red-dingtalk/; every node's
+ * html that uses the library loads it with <script src="resources/@dingtalk-hub/node-red-dingtalk/dingtalk-editor.js">
+ * and Node-RED runs the html's own scripts only once it has loaded. Each html loads it (so each can rely on it
+ * alone), hence the library is defined by the first load and later loads leave it as it is.
+ *
+ * Messages stay in each node's locales: functions that show text take the node's translate function.
+ */
+window.DingTalkEditor = window.DingTalkEditor || (function () {
+    'use strict';
+
+    // What the editor puts in a password input when a saved credential exists (never the secret).
+    var SAVED_PLACEHOLDER = '__PWRD__';
+    var AES_KEY_PATTERN = /^[A-Za-z0-9+\/]{43}$/;
+    var TOKEN_PATTERN = /^[\x21-\x7e]{1,64}$/;
+    var LIST_SEPARATOR = /[\s,，;；]+/;
+    var MESSAGE_KINDS = ['error', 'warning', 'hint'];
+
+    /** The translate function of one node type: t('a.b') is <type>.a.b in that node's messages. */
+    function translator(type) {
+        return function (key, params) {
+            var def = RED.nodes.getType(type);
+            return (def && def._) ? def._(type + '.' + key, params) : key;
+        };
+    }
+
+    /** A validator result: true, or (with opt, the 3.x form) the message, else false. */
+    function verdict(problem, opt) {
+        if (!problem) {
+            return true;
+        }
+        return opt ? problem : false;
+    }
+
+    /* ---------- credentials ---------- */
+
+    function isUnsetOrSaved(value) {
+        return value === undefined || value === null || value === '' || value === SAVED_PLACEHOLDER;
+    }
+
+    /** '' when the callback token is unset, saved or valid, else the node's validation.token message. */
+    function tokenProblem(value, t) {
+        return (isUnsetOrSaved(value) || TOKEN_PATTERN.test(value)) ? '' : t('validation.token');
+    }
+
+    /** '' when the aesKey is unset, saved or valid, else the node's validation.aes-key message. */
+    function aesKeyProblem(value, t) {
+        return (isUnsetOrSaved(value) || AES_KEY_PATTERN.test(value)) ? '' : t('validation.aes-key', { length: value.length });
+    }
+
+    /**
+     * Password inputs with a show/hide button and a message line under each.
+     * fields: name -> { input, toggle, message (jQuery), check(value) -> { kind, text } or null }; check is
+     * asked about typed values only: the saved placeholder shows the node's tip.saved while revealed.
+     * options: { t: the node's translate function (button.show, button.hide, tip.saved),
+     *            css: prefix of the message classes (<css>-error, <css>-warning, <css>-hint) }.
+     * Returns { isRevealed(name), reveal(name, visible), check(name), checkAll(), generate($button, makers) }.
+     */
+    function secretFields(fields, options) {
+        var t = options.t;
+        var classes = MESSAGE_KINDS.map(function (kind) { return options.css + '-' + kind; }).join(' ');
+
+        function isRevealed(name) {
+            return fields[name].input.attr('type') === 'text';
+        }
+
+        function reveal(name, visible) {
+            var f = fields[name];
+            f.input.attr('type', visible ? 'text' : 'password');
+            f.toggle.find('i').toggleClass('fa-eye', !visible).toggleClass('fa-eye-slash', visible);
+            f.toggle.attr('title', t(visible ? 'button.hide' : 'button.show'));
+        }
+
+        function show(name, message) {
+            var $message = fields[name].message;
+            $message.removeClass(classes);
+            if (message && message.text) {
+                $message.addClass(options.css + '-' + message.kind).text(message.text).show();
+            } else {
+                $message.text('').hide();
+            }
+        }
+
+        function check(name) {
+            var value = fields[name].input.val();
+            if (value === SAVED_PLACEHOLDER) {
+                show(name, { kind: 'hint', text: isRevealed(name) ? t('tip.saved') : '' });
+            } else {
+                show(name, fields[name].check(value));
+            }
+        }
+
+        function checkAll() {
+            Object.keys(fields).forEach(check);
+        }
+
+        /** A button that fills fields with fresh values (makers: name -> function returning one); off without crypto. */
+        function generate($button, makers) {
+            if (!(window.crypto && typeof window.crypto.getRandomValues === 'function')) {
+                $button.prop('disabled', true);
+            }
+            $button.on('click', function (event) {
+                event.preventDefault();
+                Object.keys(makers).forEach(function (name) {
+                    fields[name].input.val(makers[name]());
+                    reveal(name, true);
+                });
+                // 'change' also runs the editor's own validation of the credentials.
+                Object.keys(makers).forEach(function (name) {
+                    fields[name].input.trigger('change');
+                });
+            });
+        }
+
+        Object.keys(fields).forEach(function (name) {
+            reveal(name, false);
+            fields[name].input.on('change keyup input paste', function () {
+                check(name);
+            });
+            fields[name].toggle.on('click', function (event) {
+                event.preventDefault();
+                reveal(name, !isRevealed(name));
+                check(name);
+            });
+        });
+
+        return { isRevealed: isRevealed, reveal: reveal, check: check, checkAll: checkAll, generate: generate };
+    }
+
+    /** A copy-to-clipboard button for text(); hidden in editors without RED.clipboard. Empty text copies nothing. */
+    function copyButton($button, text) {
+        if (!(RED.clipboard && typeof RED.clipboard.copyText === 'function')) {
+            $button.hide();
+            return;
+        }
+        $button.on('click', function (event) {
+            event.preventDefault();
+            var value = text();
+            if (value) {
+                RED.clipboard.copyText(value, $button, 'clipboard.copyMessageValue');
+            }
+        });
+    }
+
+    /* ---------- addresses ---------- */
+
+    /**
+     * httpNodeRoot without its trailing slash ('' for the default '/'); null when HTTP nodes are disabled.
+     * The editor's /settings reports `httpNodeRoot || "/"`, so a runtime with `httpNodeRoot: false` also
+     * exports the node setting dingtalkEventInHttpDisabled (true) to make that case visible here.
+     */
+    function httpNodeRoot() {
+        var root = RED.settings.httpNodeRoot;
+        if (root === false || RED.settings.dingtalkEventInHttpDisabled === true) {
+            return null;
+        }
+        if (typeof root !== 'string' || root === '') {
+            root = '/';
+        }
+        return root.replace(/\/+$/, '');
+    }
+
+    /** The address DingTalk pushes to for a receiver path, as this browser reaches Node-RED (root: httpNodeRoot()). */
+    function callbackUrl(root, path) {
+        return location.origin + (root || '') + (path.charAt(0) === '/' ? path : '/' + path);
+    }
+
+    /** True for an http:// or https:// URL with a host. */
+    function isHttpUrl(value) {
+        var text = typeof value === 'string' ? value.trim() : '';
+        try {
+            var url = new URL(text);
+            return (url.protocol === 'http:' || url.protocol === 'https:') && !!url.hostname;
+        } catch (err) {
+            return false; // not a URL
+        }
+    }
+
+    /** POST of a JSON body to an admin endpoint (relative URL, so httpAdminRoot prefixes work); the jqXHR. */
+    function postJson(url, body) {
+        return $.ajax({
+            url: url,
+            method: 'POST',
+            contentType: 'application/json',
+            data: JSON.stringify(body)
+        });
+    }
+
+    /* ---------- event catalogue and texts ---------- */
+
+    /** A catalogue label ({'en-US', 'zh-CN'} or a string) in the editor's language, else en-US. */
+    function pickLabel(label) {
+        if (typeof label === 'string') {
+            return label;
+        }
+        if (label && typeof label === 'object') {
+            var lang = (RED.i18n && typeof RED.i18n.lang === 'function') ? RED.i18n.lang() : '';
+            return label[/^zh/i.test(lang || '') ? 'zh-CN' : 'en-US'] || label['en-US'] || '';
+        }
+        return '';
+    }
+
+    /**
+     * The event catalogue (admin endpoint GET dingtalk-event-switch/catalogue) as one node type indexes it,
+     * fetched once per editor session: index(data) returns the node's form, null when nothing usable came, and
+     * then (as after a failed request) the next load() asks again.
+     * Returns { data, state (idle | loading | loaded | failed), load(callback) }; callback runs once loaded or failed.
+     */
+    function catalogueLoader(type, index) {
+        var loader = { data: null, state: 'idle', load: load };
+        var waiters = [];
+
+        function load(callback) {
+            if (loader.state === 'loaded') {
+                callback();
+                return;
+            }
+            waiters.push(callback);
+            if (loader.state === 'loading') {
+                return;
+            }
+            loader.state = 'loading';
+            $.getJSON('dingtalk-event-switch/catalogue').done(function (data) {
+                loader.data = index(data);
+                loader.state = loader.data ? 'loaded' : 'failed';
+            }).fail(function () {
+                loader.state = 'failed';
+            }).always(function () {
+                var waiting = waiters;
+                waiters = [];
+                waiting.forEach(function (waiter) {
+                    try {
+                        waiter();
+                    } catch (err) {
+                        console.warn(type + ':', err);
+                    }
+                });
+            });
+        }
+
+        return loader;
+    }
+
+    /** Splits free text into a list: commas, semicolons (also full-width) and white space separate items; no repeats. */
+    function splitList(text) {
+        var seen = {};
+        return String(text || '').split(LIST_SEPARATOR).filter(function (item) {
+            if (!item || seen[item]) {
+                return false;
+            }
+            seen[item] = true;
+            return true;
+        });
+    }
+
+    /** Text on one line, cut to length characters with an ellipsis. */
+    function clip(text, length) {
+        text = String(text === undefined || text === null ? '' : text).replace(/\s+/g, ' ').trim();
+        return text.length > length ? text.substring(0, length - 1) + '…' : text;
+    }
+
+    return {
+        SAVED_PLACEHOLDER: SAVED_PLACEHOLDER,
+        AES_KEY_PATTERN: AES_KEY_PATTERN,
+        TOKEN_PATTERN: TOKEN_PATTERN,
+        translator: translator,
+        verdict: verdict,
+        isUnsetOrSaved: isUnsetOrSaved,
+        tokenProblem: tokenProblem,
+        aesKeyProblem: aesKeyProblem,
+        secretFields: secretFields,
+        copyButton: copyButton,
+        httpNodeRoot: httpNodeRoot,
+        callbackUrl: callbackUrl,
+        isHttpUrl: isHttpUrl,
+        postJson: postJson,
+        pickLabel: pickLabel,
+        catalogueLoader: catalogueLoader,
+        splitList: splitList,
+        clip: clip
+    };
+})();
