@@ -32,7 +32,7 @@ export function isTestPush(headers: Record<string, string | string[] | undefined
   return headers[TEST_HEADER] === key;
 }
 
-type AdminError = { status: number; error: string; params?: Record<string, string | number>; message?: string };
+type AdminError = { status: number; error: string; params?: Record<string, string | number> };
 
 /** The node's URL on the server socket the editor's request came in on (same server, same scheme). */
 function selfUrl(socket: Socket & { encrypted?: boolean }, httpNodeRoot: string, path: string): string {

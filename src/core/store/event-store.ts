@@ -125,15 +125,17 @@ export class EventStore {
     this.now = options.now ?? Date.now;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL'); // the flush happens in WalSync, off the main thread (see above)
+    // Some file systems (network shares) cannot hold a WAL; SQLite then keeps its rollback journal, and
+    // the store falls back to flushing inside each commit (synchronous FULL), which is slower but as safe.
+    const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+    this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     // Stores written before content keys existed get the column (and its index) added in place.
     const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
     this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
-    const walSync = path === ':memory:' ? undefined : new WalSync(`${path}-wal`);
+    const walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
     this.walSync = walSync;
     this.commit = new GroupCommit((body, durable) => {
       this.db.transaction(body)();
