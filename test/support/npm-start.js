@@ -19,7 +19,9 @@ function freePort() {
 async function startNpmStart(env = {}, { timeoutMs = 60000 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-start-'));
   const port = await freePort();
-  const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), DEV_USER_DIR: dir } });
+  // Its own process group: npm does not pass SIGTERM on to the script, so stop() signals the whole group
+  // (npm, scripts/start.js and Node-RED), as a terminal's Ctrl-C does.
+  const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, detached: true, env: { ...process.env, ...env, PORT: String(port), DEV_USER_DIR: dir } });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
@@ -32,7 +34,7 @@ async function startNpmStart(env = {}, { timeoutMs = 60000 } = {}) {
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        process.kill(-child.pid, 'SIGTERM');
         await exited;
       }
       fs.rmSync(dir, { recursive: true, force: true });
