@@ -101,27 +101,33 @@ export default function register(RED: NodeAPI): void {
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
 
+    // A problem that stops every push (no store, no app, bad app settings) keeps its red status:
+    // the counters must not paint over it after the first rejected push.
+    const problem = (): { text: string; warning?: string } | undefined => {
+      if (!lease) return { text: 'dingtalk-event-in.status.store-error' };
+      if (!app) return { text: 'dingtalk-event-in.status.no-app', warning: t('errors.no-app') };
+      const crypto = app.callbackCrypto();
+      if (!crypto.ok) {
+        return {
+          text: 'dingtalk-event-in.status.app-invalid',
+          warning: t('errors.app-invalid', { reason: app.explain(crypto.problem) }),
+        };
+      }
+      return undefined;
+    };
     // The path and the counters, at most every STATUS_INTERVAL_MS under load.
     const status = new RateLimitedCall(() => {
+      const blocking = problem();
+      if (blocking) {
+        node.status({ fill: 'red', shape: 'ring', text: blocking.text });
+        return;
+      }
       const fill = counts.rejected > 0 && counts.received === 0 ? 'yellow' : 'green';
       node.status({ fill, shape: 'dot', text: t('status.counts', { path, ...counts }) });
     }, STATUS_INTERVAL_MS);
     const showProblem = () => {
-      if (!lease) {
-        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.store-error' });
-        return;
-      }
-      if (!app) {
-        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.no-app' });
-        node.warn(t('errors.no-app'));
-        return;
-      }
-      const crypto = app.callbackCrypto();
-      if (!crypto.ok) {
-        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.app-invalid' });
-        node.warn(t('errors.app-invalid', { reason: app.explain(crypto.problem) }));
-        return;
-      }
+      const warning = problem()?.warning;
+      if (warning) node.warn(warning);
       status.runNow();
     };
 

@@ -145,8 +145,8 @@ describe('dingtalk-event-in', function () {
       res.json.error.should.equal('store-unavailable');
       should.not.exist(res.json.encrypt);
       callsOn(helper.getNode('in'), 'error').map((a) => String(a[0])).some((e) => e.startsWith('dingtalk-event-in.errors.store')).should.be.true();
+      await settle(); // the counters' status update has run by now; it must not paint over the problem
       callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.store-error' });
-      await settle();
       out.length.should.equal(0);
     });
   });
@@ -281,6 +281,7 @@ describe('dingtalk-event-in', function () {
       await expectRejected(await request(`${PATH}?${p.query}`, { body: p.body }), 503, 'not-configured');
       await settle();
       out.length.should.equal(0);
+      callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.no-app' });
       callsOn(node, 'warn').map((a) => String(a[0])).some((w) => w.includes('dingtalk-event-in.errors.no-app')).should.be.true();
     });
 
@@ -296,6 +297,8 @@ describe('dingtalk-event-in', function () {
         callsOn(node, 'warn')[0][0].should.containEql(`dingtalk-app.${key}`);
         const p = makePush('{"EventType":"check_url"}');
         await expectRejected(await request(`${PATH}?${p.query}`, { body: p.body }), 503, 'not-configured');
+        await settle();
+        callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.app-invalid' });
       });
     }
 
