@@ -9,6 +9,7 @@
  * Validation runs in the strict order of §7 so that each bad input fails at exactly one,
  * well-named step, and nothing about the ciphertext is looked at before the signature holds.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Stable error codes: logs, HTTP error bodies and tests depend on them. */
@@ -110,9 +111,14 @@ export function decodeAesKey(aesKey: string): Buffer {
 /** §5: lower-case hex SHA-1 of the four strings sorted by code unit and joined. */
 export function sign(token: string, timestamp: string, nonce: string, encrypt: string): string {
   const parts = [token, timestamp, nonce, encrypt].sort();
-  // Hashing the parts in turn is hashing their concatenation, without building it.
-  return createHash('sha1').update(parts[0], 'utf8').update(parts[1], 'utf8').update(parts[2], 'utf8').update(parts[3], 'utf8').digest('hex');
+  return sha1Hex(parts[0] + parts[1] + parts[2] + parts[3]);
 }
+
+// Node's one-shot hash (20.12 and later) skips the Hash object a push would otherwise build twice.
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const sha1Hex: (text: string) => string = typeof oneShotHash === 'function'
+  ? (text) => oneShotHash('sha1', text, 'hex')
+  : (text) => createHash('sha1').update(text, 'utf8').digest('hex');
 
 /** Constant-time comparison; anything that is not 40 lower-case hex digits never matches (N02). */
 export function signatureMatches(expected: string, given: unknown): boolean {
@@ -155,12 +161,20 @@ export class DingTalkCipher {
   private readonly receiveIdBytes: Buffer;
   private readonly key: Buffer;
   private readonly iv: Buffer;
+  /**
+   * CBC decryption is a block decryption of each ciphertext block XORed with the block before it (the
+   * IV for the first). One AES-256-ECB context, kept for the app's lifetime, decrypts every block of
+   * every push; a CBC context would have to be created, with its key schedule, for each push.
+   */
+  private readonly blockDecipher: nodeCrypto.Decipher;
 
   constructor(options: CipherOptions) {
     const tokenIssue = tokenProblem(options.token);
     if (tokenIssue) throw new CipherError('bad-token', tokenIssue);
     this.key = decodeAesKey(options.aesKey);
     this.iv = this.key.subarray(0, 16);
+    this.blockDecipher = createDecipheriv('aes-256-ecb', this.key, null);
+    this.blockDecipher.setAutoPadding(false); // whole blocks in, the same number out, nothing held back
     this.token = options.token;
     this.receiveId = options.receiveId;
     this.receiveIdBytes = Buffer.from(options.receiveId, 'utf8');
@@ -214,9 +228,7 @@ export class DingTalkCipher {
     if (data.length === 0 || data.length % 16 !== 0) {
       throw new CipherError('bad-ciphertext', `ciphertext length ${data.length} is not a non-empty multiple of 16`);
     }
-    const decipher = createDecipheriv('aes-256-cbc', this.key, this.iv);
-    decipher.setAutoPadding(false);
-    const padded = decipher.update(data); // whole blocks, no padding: final() would add nothing
+    const padded = this.cbcDecrypt(data);
 
     const pad = padded[padded.length - 1];
     if (pad < 1 || pad > PAD_BLOCK || pad > padded.length) {
@@ -250,6 +262,17 @@ export class DingTalkCipher {
       throw new CipherError('bad-utf8', 'decrypted message is not valid UTF-8');
     }
     return { plaintext, receiveId: match };
+  }
+
+  /** AES-256-CBC decryption of whole blocks with the app's key and IV (see blockDecipher). */
+  private cbcDecrypt(data: Buffer): Buffer {
+    // A partial block would stay inside the shared context and corrupt the next push's first block.
+    if (data.length % 16 !== 0) throw new CipherError('bad-ciphertext', 'ciphertext is not whole AES blocks');
+    const plain = this.blockDecipher.update(data);
+    // From the last block back, so each XOR still reads the untouched ciphertext block before it.
+    for (let i = plain.length - 1; i >= 16; i--) plain[i] ^= data[i - 16];
+    for (let i = 0; i < 16; i++) plain[i] ^= this.iv[i];
+    return plain;
   }
 
   /** §7 in full: verify the signature first, then decrypt. */

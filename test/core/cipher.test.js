@@ -189,6 +189,31 @@ describe('core/cipher', function () {
       const enc = Buffer.concat([c.update(Buffer.concat([body, Buffer.alloc(pad, pad)])), c.final()]).toString('base64');
       (() => cipher.decrypt(enc)).should.throw({ code: 'bad-utf8' });
     });
+
+    it('one cipher decrypts push after push of any size, whatever was rejected in between', function () {
+      // The AES context is kept across pushes: nothing a push leaves behind may reach the next one.
+      const { randomBytes, createDecipheriv } = require('node:crypto');
+      const aesKey = generateAesKey();
+      const cipher = new DingTalkCipher({ token: 'tok', aesKey, receiveId: 'dingapp' });
+      const key = decodeAesKey(aesKey);
+      const bad = [
+        'not base64!',
+        Buffer.alloc(20).toString('base64'), // 20 bytes: not whole blocks
+        randomBytes(64).toString('base64'), // whole blocks, garbage inside
+        new DingTalkCipher({ token: 'tok', aesKey: generateAesKey(), receiveId: 'dingapp' }).encrypt('wrong key'),
+      ];
+      for (let i = 0; i < 200; i++) {
+        const message = JSON.stringify({ EventType: 'bpms_task_change', n: i, text: '审批'.repeat(i % 37), pad: 'x'.repeat(i) });
+        const encrypted = cipher.encrypt(message);
+        (() => cipher.decrypt(bad[i % bad.length])).should.throw(CipherError);
+        cipher.decrypt(encrypted).should.eql({ plaintext: message, receiveId: 'dingapp' });
+        // The same bytes through a fresh CBC context, as a reference.
+        const reference = createDecipheriv('aes-256-cbc', key, key.subarray(0, 16));
+        reference.setAutoPadding(false);
+        const plain = reference.update(Buffer.from(encrypted, 'base64'));
+        plain.subarray(20, 20 + plain.readUInt32BE(16)).toString('utf8').should.equal(message);
+      }
+    });
   });
 });
 
