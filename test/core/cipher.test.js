@@ -176,6 +176,33 @@ describe('core/cipher', function () {
       (() => cipher.decrypt(Buffer.alloc(20).toString('base64'))).should.throw({ code: 'bad-ciphertext' });
     });
 
+    it('takes only standard, padded base64: what Node would quietly skip or read as URL-safe is refused', function () {
+      const cipher = new DingTalkCipher({ token: 'tok', aesKey: generateAesKey(), receiveId: 'app' });
+      const good = cipher.encrypt('{"EventType":"check_url"}'); // 64 bytes: 88 characters ending in '=='
+      good.should.endWith('==');
+      const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+      const last = good.length - 3; // the character holding the last 2 bits (and 4 that must be zero)
+      cipher.decrypt(good).plaintext.should.equal('{"EventType":"check_url"}');
+      const at = (i, ch) => good.slice(0, i) + ch + good.slice(i + 1);
+      const plus = good.indexOf('+') >= 0 ? good.indexOf('+') : -1;
+      const variants = {
+        'URL-safe minus': at(10, '-'),
+        'URL-safe underscore': at(10, '_'),
+        'a CJK character whose low byte is "-"': at(10, '中'),
+        'a space': at(10, ' '),
+        'a line break': at(10, '\n'),
+        'a dot': at(10, '.'),
+        'padding in the middle': at(10, '='),
+        'padding missing': good.replace(/=+$/, (m) => 'A'.repeat(m.length)).slice(0, -4),
+        'non-zero bits in the last character before the padding': at(last, ALPHABET[ALPHABET.indexOf(good[last]) ^ 1]),
+      };
+      if (plus >= 0) variants['"+" written URL-safe'] = at(plus, '-');
+      for (const [what, text] of Object.entries(variants)) {
+        text.should.not.equal(good, what);
+        (() => cipher.decrypt(text)).should.throw({ code: 'bad-ciphertext' }, what);
+      }
+    });
+
     it('rejects a message that is not UTF-8 after the receive id checks out', function () {
       const aesKey = generateAesKey();
       const cipher = new DingTalkCipher({ token: 'tok', aesKey, receiveId: 'app' });
