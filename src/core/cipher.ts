@@ -227,6 +227,8 @@ export class DingTalkCipher {
     // round trip costs less than a pattern over the whole text.
     const data = Buffer.from(encrypt, 'base64');
     if (data.toString('base64') !== encrypt) throw new CipherError('bad-ciphertext', 'encrypt is not valid base64');
+    // Whole blocks only: a partial block would also stay behind in the shared context (blockDecipher)
+    // and corrupt the next push's first block.
     if (data.length === 0 || data.length % 16 !== 0) {
       throw new CipherError('bad-ciphertext', `ciphertext length ${data.length} is not a non-empty multiple of 16`);
     }
@@ -266,10 +268,8 @@ export class DingTalkCipher {
     return { plaintext, receiveId: match };
   }
 
-  /** AES-256-CBC decryption of whole blocks with the app's key and IV (see blockDecipher). */
+  /** AES-256-CBC decryption of whole blocks (checked by the caller) with the app's key and IV. */
   private cbcDecrypt(data: Buffer): Buffer {
-    // A partial block would stay inside the shared context and corrupt the next push's first block.
-    if (data.length % 16 !== 0) throw new CipherError('bad-ciphertext', 'ciphertext is not whole AES blocks');
     const plain = this.blockDecipher.update(data);
     // From the last block back, so each XOR still reads the untouched ciphertext block before it.
     for (let i = plain.length - 1; i >= 16; i--) plain[i] ^= data[i - 16];

@@ -184,7 +184,7 @@ describe('core/cipher', function () {
       const last = good.length - 3; // the character holding the last 2 bits (and 4 that must be zero)
       cipher.decrypt(good).plaintext.should.equal('{"EventType":"check_url"}');
       const at = (i, ch) => good.slice(0, i) + ch + good.slice(i + 1);
-      const plus = good.indexOf('+') >= 0 ? good.indexOf('+') : -1;
+      const plus = good.indexOf('+');
       const variants = {
         'URL-safe minus': at(10, '-'),
         'URL-safe underscore': at(10, '_'),
