@@ -125,47 +125,52 @@ export class EventStore {
     this.now = options.now ?? Date.now;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    // Some file systems (network shares) cannot hold a WAL; SQLite then keeps its rollback journal, and
-    // the store falls back to flushing inside each commit (synchronous FULL), which is slower but as safe.
-    const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
-    this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    // Stores written before content keys existed get the column (and its index) added in place.
-    const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
-    this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
-    const walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
-    this.walSync = walSync;
-    this.commit = new GroupCommit((body, durable) => {
-      this.db.transaction(body)();
-      if (durable && walSync) return walSync.sync();
-    });
-    const db = this.db;
-    this.statements = {
-      inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
-      inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
-      inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
-      inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
-      inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
-      inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
-      outboxInsert: db.prepare(
-        'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
-      dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
-      head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
-      nextDue: db.prepare("SELECT MIN(next_at) FROM outbox WHERE subscriber = ? AND state = 'queued'").pluck(),
-      byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
-      delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
-      failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
-      wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
-      counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
-      list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
-      replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
-      replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
-      pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
-    };
+    try {
+      // Some file systems (network shares) cannot hold a WAL; SQLite then keeps its rollback journal, and
+      // the store falls back to flushing inside each commit (synchronous FULL), which is slower but as safe.
+      const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+      this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+      // Stores written before content keys existed get the column (and its index) added in place.
+      const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
+      this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
+      const walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
+      this.walSync = walSync;
+      this.commit = new GroupCommit((body, durable) => {
+        this.db.transaction(body)();
+        if (durable && walSync) return walSync.sync();
+      });
+      const db = this.db;
+      this.statements = {
+        inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
+        inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
+        inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
+        inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
+        inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
+        inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
+        outboxInsert: db.prepare(
+          'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ),
+        outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
+        dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
+        head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
+        nextDue: db.prepare("SELECT MIN(next_at) FROM outbox WHERE subscriber = ? AND state = 'queued'").pluck(),
+        byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
+        delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+        failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
+        wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
+        counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
+        list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
+        replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
+        replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
+        pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
+      };
+    } catch (err) {
+      this.db.close(); // not a usable store (not a database, read-only...): let go of the file
+      throw err;
+    }
   }
 
   // --- inbox -------------------------------------------------------------------------------------

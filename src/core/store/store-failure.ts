@@ -1,0 +1,36 @@
+/**
+ * Why the embedded store could not be opened, sorted into what the user has to do about it. The raw
+ * errors say little on their own: "unable to open database file" names no file, and a native module
+ * built for another Node.js (the usual state after upgrading Node) fails with a page of tried paths.
+ */
+
+export type StoreFailureKind =
+  /** better-sqlite3's compiled module does not load in this Node.js: rebuild it. */
+  | 'native-module'
+  /** The file or its folder cannot be created, opened or written: permissions, path, disk. */
+  | 'file'
+  /** The file is there but is not an SQLite database, or is damaged. */
+  | 'damaged'
+  | 'other';
+
+export interface StoreFailure {
+  kind: StoreFailureKind;
+  /** The first line of the original message (the rest is a require stack or a list of paths). */
+  detail: string;
+}
+
+const NATIVE_MODULE = /NODE_MODULE_VERSION|Could not locate the bindings file|better_sqlite3\.node|invalid ELF header|wrong ELF class/;
+const FILE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOENT', 'ENOSPC', 'EDQUOT', 'ELOOP', 'ENAMETOOLONG']);
+const FILE_SQLITE_CODES = /^SQLITE_(CANTOPEN|READONLY|PERM|FULL|IOERR|AUTH)/;
+const DAMAGED_SQLITE_CODES = /^SQLITE_(NOTADB|CORRUPT)/;
+
+export function describeStoreFailure(err: unknown): StoreFailure {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(err);
+  const detail = text.split('\n', 1)[0].trim();
+  const c = typeof code === 'string' ? code : '';
+  if (c === 'ERR_DLOPEN_FAILED' || NATIVE_MODULE.test(text)) return { kind: 'native-module', detail };
+  if (FILE_CODES.has(c) || FILE_SQLITE_CODES.test(c)) return { kind: 'file', detail };
+  if (DAMAGED_SQLITE_CODES.test(c)) return { kind: 'damaged', detail };
+  return { kind: 'other', detail };
+}
