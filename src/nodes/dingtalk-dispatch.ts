@@ -17,7 +17,7 @@ import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/event-store';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { registerType } from './register-type';
-import { storePath } from './store-location';
+import { storeFailureAdvice, storePath } from './store-location';
 
 interface DispatchDef extends NodeDef {
   url?: string;
@@ -132,10 +132,12 @@ export default function register(RED: NodeAPI): void {
     const headers = headerMap(def.headers);
 
     let lease: StoreLease | undefined;
+    let storeProblem = '';
     try {
       lease = acquireStore(storePath(RED));
     } catch (err) {
-      problems.push(t('errors.store', { message: (err as Error).message }));
+      storeProblem = t('errors.store', { message: storeFailureAdvice(RED, err) });
+      problems.push(storeProblem);
     }
     const store = lease?.store;
     for (const problem of problems) node.error(problem);
@@ -227,7 +229,7 @@ export default function register(RED: NodeAPI): void {
       const event = msg as unknown as EventMessage;
       const eventType = event.dingtalk?.eventType ?? (typeof event.topic === 'string' ? event.topic : '');
       if (!accepts(eventType)) return void done();
-      if (!store) return void done(new Error(t('errors.store', { message: 'not open' })));
+      if (!store) return void done(new Error(storeProblem));
       const eventId = event.dingtalk?.eventId ?? contentId(canonicalJson(event.payload ?? null));
       store.enqueue(node.id, eventId, eventType, storedEvent(event), schedule[0]).then(
         () => {

@@ -15,7 +15,7 @@ import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { registerType } from './register-type';
-import { storePath } from './store-location';
+import { storeFailureAdvice, storePath } from './store-location';
 
 interface EventInDef extends NodeDef {
   app?: string;
@@ -91,7 +91,7 @@ export default function register(RED: NodeAPI): void {
     try {
       lease = acquireStore(storePath(RED));
     } catch (err) {
-      node.error(t('errors.store', { message: (err as Error).message }));
+      node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
     const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
     const receiver = new CallbackReceiver(

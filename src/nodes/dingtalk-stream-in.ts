@@ -4,9 +4,11 @@
  * dingtalk-event-in, with source "stream", once each.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { StreamState } from '../core/stream/client';
 import type { StreamListener } from '../core/stream/hub';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { registerType } from './register-type';
+import { storeFailureAdvice } from './store-location';
 
 interface StreamInDef extends NodeDef {
   app?: string;
@@ -26,15 +28,31 @@ export default function register(RED: NodeAPI): void {
       node.warn(t('errors.no-app'));
       return;
     }
+    // The connection's state, unless the store is failing: then every event is answered LATER, which
+    // a green "connected" would hide. One warning per failing spell, not one per event.
+    let connection: StreamState = { state: 'stopped' };
+    let storeFailing = false;
+    const showStatus = () => {
+      const s = connection;
+      if (storeFailing) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-stream-in.status.store-error' });
+      else if (s.state === 'connected') node.status({ fill: 'green', shape: 'dot', text: t('status.connected', { since: hhmm(s.since) }) });
+      else if (s.state === 'reconnecting') {
+        node.status({ fill: 'yellow', shape: 'ring', text: t('status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: s.error ?? '' }) });
+      } else if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'dot', text: 'dingtalk-stream-in.status.connecting' });
+    };
     const listener: StreamListener = {
       onEvent: (message) => node.send(message as unknown as NodeMessage),
       onState: (s) => {
-        if (s.state === 'connected') node.status({ fill: 'green', shape: 'dot', text: t('status.connected', { since: hhmm(s.since) }) });
-        else if (s.state === 'reconnecting') {
-          node.status({ fill: 'yellow', shape: 'ring', text: t('status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: s.error ?? '' }) });
-        } else if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'dot', text: 'dingtalk-stream-in.status.connecting' });
+        connection = s;
+        showStatus();
       },
       onBadFrame: (messageId) => node.warn(t('errors.bad-frame', { messageId })),
+      onStore: (error) => {
+        if ((error !== undefined) === storeFailing) return;
+        storeFailing = error !== undefined;
+        if (storeFailing) node.warn(t('errors.store', { message: storeFailureAdvice(RED, error) }));
+        showStatus();
+      },
     };
     hub.add(listener);
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -1,10 +1,13 @@
 /**
  * Where the embedded store lives: `dingtalkStorePath` in settings.js, else `dingtalk-hub.sqlite` in the
- * Node-RED user directory (beside flows.json), else the system temp folder.
+ * Node-RED user directory (beside flows.json), else the system temp folder. And, when it cannot be
+ * opened, what to tell the user to do about it.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeAPI } from 'node-red';
+import { describeStoreFailure } from '../core/store/store-failure';
 
 export const STORE_FILE = 'dingtalk-hub.sqlite';
 
@@ -13,4 +16,24 @@ export function storePath(RED: NodeAPI): string {
   if (typeof settings.dingtalkStorePath === 'string' && settings.dingtalkStorePath.length > 0) return path.resolve(settings.dingtalkStorePath);
   const dir = typeof settings.userDir === 'string' && settings.userDir.length > 0 ? settings.userDir : os.tmpdir();
   return path.join(dir, STORE_FILE);
+}
+
+// The advice lives once, in the dingtalk-app catalogue; every node that opens the store names it by
+// that node set's namespace (Node-RED gives each node file its own).
+const PACKAGE_NAME = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { name: string }).name;
+const ADVICE = `${PACKAGE_NAME}/dingtalk-app:dingtalk-app.store`;
+
+/** The folder to run `npm rebuild better-sqlite3` in: the one whose node_modules holds it. */
+function installRoot(): string {
+  try {
+    return path.resolve(path.dirname(require.resolve('better-sqlite3/package.json')), '..', '..');
+  } catch {
+    return '.';
+  }
+}
+
+/** Why the store at storePath(RED) could not be opened and what to do, in the runtime's language. */
+export function storeFailureAdvice(RED: NodeAPI, err: unknown): string {
+  const { kind, detail } = describeStoreFailure(err);
+  return RED._(`${ADVICE}.${kind}`, { detail, path: storePath(RED), dir: installRoot(), node: process.version });
 }

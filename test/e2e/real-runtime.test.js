@@ -189,4 +189,33 @@ describe('real Node-RED process with the packed module (e2e)', function () {
       }
     });
   }
+
+  // The advice comes from the dingtalk-app catalogue while the receiver's own message wraps it:
+  // only a real runtime, with its per-node-file message namespaces, shows that both resolve.
+  for (const [lang, advice, answer] of [
+    ['en-US', 'cannot be created, opened or written', 'Until it can, pushes are answered 503'],
+    ['zh-CN', '无法创建、打开或写入', '推送会收到 503 应答'],
+  ]) {
+    it(`a store that cannot be opened: 503 to DingTalk and a log line (${lang}) naming the file and what to do`, async function () {
+      const blocker = path.join(install.userDir, `not-a-folder-${lang}`);
+      fs.writeFileSync(blocker, 'x');
+      const storeFile = path.join(blocker, 'hub.sqlite');
+      const red = new NodeRedProcess(install.userDir, { lang, dingtalkStorePath: storeFile });
+      try {
+        await red.start();
+        await red.deploy(hubFlow(sink.url));
+        await waitFor('the receiver route', async () => (await fetch(`${red.nodeBase}/dingtalk/events`, { method: 'POST' })).status !== 404);
+        const res = await pushOver(red.nodeBase, JSON.stringify(readJson('fixtures', 'events', 'user_add_org.json')));
+        res.status.should.equal(503);
+        res.json.error.should.equal('store-unavailable');
+        await waitFor('the advice in the log', () => red.output.includes(advice));
+        const line = red.output.split('\n').find((l) => l.includes(advice));
+        line.should.containEql(storeFile);
+        line.should.containEql(answer);
+        line.should.not.containEql('dingtalk-app.store'); // a key would mean the catalogue was not found
+      } finally {
+        await red.stop();
+      }
+    });
+  }
 });

@@ -98,18 +98,28 @@ describe('dingtalk-stream-in', function () {
     out.every((m) => m.dingtalk.redelivered === true && m.dingtalk.source === 'stream').should.be.true();
   });
 
-  it('acknowledges LATER when the store cannot be written, so nothing is lost', async function () {
+  it('acknowledges LATER when the store cannot be written, so nothing is lost; says so in the status, once in the log', async function () {
     const notADir = path.join(freshStore(), 'file');
     fs.writeFileSync(notADir, 'x');
     helper.settings({ ...helper.settings(), dingtalkStorePath: path.join(notADir, 'hub.sqlite') });
     const { collect } = await load();
     const out = collect('out1');
-    await until('connected', () => callsOn(helper.getNode('s1'), 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')));
+    const node = helper.getNode('s1');
+    await until('connected', () => callsOn(node, 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')));
     const conn = gateway.current('dingappone');
     gateway.send(conn, frame('user_add_org.json'));
-    await until('ack', () => conn.acks.length === 1);
-    JSON.parse(conn.acks[0].data).status.should.equal('LATER');
+    gateway.send(conn, frame('bpms_instance_change.json'));
+    await until('acks', () => conn.acks.length === 2);
+    conn.acks.map((a) => JSON.parse(a.data).status).should.eql(['LATER', 'LATER']);
     out.length.should.equal(0);
+    callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-stream-in.status.store-error' });
+    callsOn(node, 'warn').filter((a) => a[0] === 'dingtalk-stream-in.errors.store').length.should.equal(1); // not one per event
+    // The folder becomes usable: the next event is stored, emitted, and the status is the connection's again.
+    fs.rmSync(notADir);
+    gateway.send(conn, frame('user_add_org.json'));
+    await until('emitted', () => out.length === 1);
+    JSON.parse(conn.acks[2].data).status.should.equal('SUCCESS');
+    String(callsOn(node, 'status').pop()[0].text).should.startWith('dingtalk-stream-in.status.connected');
   });
 
   it('two apps keep separate connections; closing the flow closes the sockets', async function () {

@@ -12,6 +12,8 @@ export interface StreamListener {
   onEvent(message: ReceivedEvent): void;
   onState(state: StreamState): void;
   onBadFrame?(messageId: string): void;
+  /** After each event's trip to the store: the error when it could not be stored, else undefined. */
+  onStore?(error: unknown): void;
 }
 
 export class StreamHub {
@@ -68,7 +70,14 @@ export class StreamHub {
     const dingtalk = describeEvent(frame, 'stream');
     const message: ReceivedEvent = { topic: dingtalk.eventType, payload: data, dingtalk };
     const consoleShape = { EventType: dingtalk.eventType, EventTime: dingtalk.eventTime, CorpId: dingtalk.corpId, ...data };
-    const verdict = await this.intake(dingtalk.eventId, message, contentKeyOf(consoleShape)); // throws -> LATER
+    let verdict: 'new' | 'duplicate';
+    try {
+      verdict = await this.intake(dingtalk.eventId, message, contentKeyOf(consoleShape));
+    } catch (err) {
+      for (const l of this.listeners) l.onStore?.(err);
+      throw err; // -> LATER
+    }
+    for (const l of this.listeners) l.onStore?.(undefined);
     if (verdict === 'new') for (const l of this.listeners) l.onEvent(message);
     return 'SUCCESS';
   }
