@@ -103,8 +103,10 @@ export default function register(RED: NodeAPI): void {
 
     // A problem that stops every push (no store, no app, bad app settings) keeps its red status:
     // the counters must not paint over it after the first rejected push.
+    // Set by a push the store could not take, cleared by the next one it could (or a duplicate).
+    let storeFailing = false;
     const problem = (): { text: string; warning?: string } | undefined => {
-      if (!lease) return { text: 'dingtalk-event-in.status.store-error' };
+      if (!lease || storeFailing) return { text: 'dingtalk-event-in.status.store-error' };
       if (!app) return { text: 'dingtalk-event-in.status.no-app', warning: t('errors.no-app') };
       const crypto = app.callbackCrypto();
       if (!crypto.ok) {
@@ -149,6 +151,7 @@ export default function register(RED: NodeAPI): void {
       switch (outcome.kind) {
         case 'rejected':
           counts.rejected += 1;
+          if (outcome.code === 'store-unavailable') storeFailing = true;
           sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large');
           logRejection(outcome);
           break;
@@ -157,10 +160,12 @@ export default function register(RED: NodeAPI): void {
           node.log(t('log.check', { eventType: outcome.eventType }));
           break;
         case 'duplicate':
+          storeFailing = false;
           counts.duplicates += 1;
           sendJson(res, 200, outcome.reply);
           break;
         case 'event':
+          storeFailing = false;
           counts.received += 1;
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);

@@ -151,6 +151,31 @@ describe('dingtalk-event-in', function () {
     });
   });
 
+  describe('store failing while running', function () {
+    it('answers 503 and shows "store unavailable" instead of the counters', async function () {
+      const { acquireStore } = require('../../core/store/shared-store');
+      await load(standardFlow(), standardCredentials());
+      const out = collect();
+      (await push(JSON.stringify({ EventType: 'user_add_org', eventId: 'before' }))).status.should.equal(200);
+      await settle(300); // past the status rate limit
+      callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'green' });
+      // The runtime's own store, closed under the node as a failing disk would leave it: writes fail.
+      const lease = acquireStore(helper.settings().dingtalkStorePath);
+      try {
+        lease.store.close();
+        const res = await push(JSON.stringify({ EventType: 'user_add_org', eventId: 'during' }));
+        res.status.should.equal(503);
+        res.json.error.should.equal('store-unavailable');
+        should.not.exist(res.json.encrypt);
+        await settle(300);
+        callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.store-error' });
+        out.map((m) => m.dingtalk.eventId).should.eql(['before']);
+      } finally {
+        lease.release();
+      }
+    });
+  });
+
   describe('normalise option', function () {
     it('emits legacy events in the console shape when "normalise payload" is on', async function () {
       const flow = standardFlow();
