@@ -36,6 +36,8 @@ interface DispatchCredentials {
   secret?: string;
   token?: string;
   aesKey?: string;
+  /** Sent as the Authorization header (e.g. "Bearer …"): a secret, so a credential, not a flow property. */
+  authorization?: string;
 }
 
 export interface DispatchNode extends Node<DispatchCredentials> {
@@ -54,6 +56,9 @@ function number(value: unknown, fallback: number, min: number, max: number): num
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
   return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : fallback;
 }
+
+/** What Node's HTTP client accepts in a header value (no CR, LF or NUL, nothing beyond Latin-1). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Extra headers from the dialog: [{k, v}] rows (or a plain object). */
 function headerMap(value: unknown): Record<string, string> {
@@ -130,6 +135,11 @@ export default function register(RED: NodeAPI): void {
     const concurrency = Math.floor(number(def.concurrency, 4, 1, 64));
     const ordered = def.ordered === true || def.ordered === 'true';
     const headers = headerMap(def.headers);
+    const authorization = creds.authorization?.trim();
+    if (authorization) {
+      if (HEADER_VALUE.test(authorization)) headers.authorization = authorization; // over a plain header of that name
+      else problems.push(t('errors.authorization'));
+    }
 
     let lease: StoreLease | undefined;
     let storeProblem = '';
@@ -258,6 +268,7 @@ export default function register(RED: NodeAPI): void {
       secret: { type: 'password' },
       token: { type: 'password' },
       aesKey: { type: 'password' },
+      authorization: { type: 'password' },
     },
   });
 }

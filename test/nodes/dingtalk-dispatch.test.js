@@ -163,6 +163,30 @@ describe('dingtalk-dispatch', function () {
     seen.should.eql([event(7)]);
   });
 
+  it('sends the Authorization credential with every delivery, over a plain header of that name, and never logs it', async function () {
+    receiver = await startReceiver(() => ({ status: 200 }));
+    const authorization = 'Bearer hub-to-oa-token-5f2c';
+    await loadHub([{ id: 'oa', url: receiver.url, headers: [{ k: 'Authorization', v: 'from the flow file' }, { k: 'X-System', v: 'oa' }] }],
+      { credentials: { oa: { authorization } } });
+    const out = outputs('oa');
+    for (const i of [1, 2]) (await push(event(i))).should.equal(200);
+    await until('two deliveries', () => out.ok.length === 2);
+    receiver.requests.map((r) => [r.headers.authorization, r.headers['x-system']]).should.eql([[authorization, 'oa'], [authorization, 'oa']]);
+    const node = helper.getNode('oa');
+    const said = ['log', 'warn', 'error', 'debug', 'trace'].flatMap((m) => callsOn(node, m)).map((a) => JSON.stringify(a));
+    said.some((line) => line.includes('hub-to-oa-token')).should.be.false();
+    JSON.stringify(out.ok).includes('hub-to-oa-token').should.be.false(); // not on the delivered messages either
+  });
+
+  it('an Authorization value HTTP cannot carry: not configured, events queued', async function () {
+    await loadHub([{ id: 'oa', url: 'http://127.0.0.1:9/hook' }], { credentials: { oa: { authorization: 'Bearer a\r\nX-Injected: 1' } } });
+    const node = helper.getNode('oa');
+    callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-dispatch.status.not-configured' });
+    callsOn(node, 'error').map((a) => a[0]).should.containEql('dingtalk-dispatch.errors.authorization');
+    await push(event(1));
+    await until('queued', async () => (await helper.request().get('/dingtalk-dispatch/oa/deliveries?state=queued')).body.length === 1);
+  });
+
   it('queues events even while misconfigured, and says what is wrong', async function () {
     await loadHub([{ id: 'bad', url: 'ftp://example.invalid/x' }]);
     const node = helper.getNode('bad');
