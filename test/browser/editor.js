@@ -148,13 +148,15 @@ class Editor {
     await input.press('ControlOrMeta+a');
     await input.press('Delete');
     if (text) await input.pressSequentially(text);
-    // The palette filters 100 ms after the last key: wait until each node's data-filter mark agrees with
-    // the text and only categories with a match are left.
+    // The palette filters 100 ms after the last key: wait until each node's filtered state agrees with
+    // the text and only categories with a match are left. Node-RED 4.1 marks filtered nodes with
+    // data-filter, 4.0 hides them.
     await this.page.waitForFunction((t) => {
       const match = (s) => (s || '').toLowerCase().includes(t.toLowerCase());
+      const filtered = (el) => el.hasAttribute('data-filter') || el.style.display === 'none';
       return $('#red-ui-palette-container .red-ui-palette-node').toArray().every((el) =>
-        (match(el.dataset.paletteType) || match(el.dataset.paletteLabel)) === !el.hasAttribute('data-filter')) &&
-        $('.red-ui-palette-category:visible').toArray().every((c) => $(c).find('.red-ui-palette-node:not([data-filter])').length > 0);
+        (match(el.dataset.paletteType) || match(el.dataset.paletteLabel)) === !filtered(el)) &&
+        $('.red-ui-palette-category:visible').toArray().every((c) => $(c).find('.red-ui-palette-node').toArray().some((el) => !filtered(el)));
     }, text);
     await this.settle();
   }

@@ -8,7 +8,11 @@ const http = require('node:http');
 const { spawn, execFileSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const NODE_RED = require.resolve('node-red/red.js');
+// DINGTALK_E2E_NODE_RED=<dir with node_modules/node-red> runs the same tests against another Node-RED
+// release (the package declares >=4.0.0; development uses 4.1.x).
+const NODE_RED = process.env.DINGTALK_E2E_NODE_RED
+  ? require.resolve('node-red/red.js', { paths: [process.env.DINGTALK_E2E_NODE_RED] })
+  : require.resolve('node-red/red.js');
 
 function freePort() {
   return new Promise((resolve) => {
