@@ -153,6 +153,10 @@ export default function register(RED: NodeAPI): void {
     for (const problem of problems) node.error(problem);
 
     const agents = createAgents(concurrency);
+    let storeWarned = false;
+    // Set when the node closes: a store write or timer finishing later must not touch the store again
+    // (the last node to let go closes it) nor report on a node that is gone.
+    let closed = false;
     let send: Send = (msgs) => node.send(msgs as unknown as NodeMessage[]);
 
     const eventOf = (d: Delivery) => {
@@ -187,16 +191,25 @@ export default function register(RED: NodeAPI): void {
             const verdict = attempt.accept(result);
             return { result, ok: verdict.ok, reason: verdict.reason };
           },
-          onDelivered: (o) => send([report(o.delivery, o) as unknown as NodeMessage, null]),
+          onDelivered: (o) => {
+            storeWarned = false;
+            send([report(o.delivery, o) as unknown as NodeMessage, null]);
+          },
           onDead: (o) => {
             node.warn(t('errors.dead', { eventId: o.delivery.eventId, error: o.error ?? '' }));
             send([null, report(o.delivery, o) as unknown as NodeMessage]);
           },
           onChange: () => status.request(),
+          onStoreError: (err) => {
+            if (storeWarned) return; // once until a delivery is recorded again; the worker retries every few seconds
+            storeWarned = true;
+            node.warn(t('errors.record', { message: (err as Error).message ?? String(err) }));
+          },
         })
       : undefined;
 
     const status = new RateLimitedCall(() => {
+      if (closed) return;
       if (!store || problems.length > 0) {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
         return;
@@ -252,6 +265,7 @@ export default function register(RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
       clearInterval(pruning);
       status.cancel();
       const stopped = worker ? worker.stop() : Promise.resolve();

@@ -198,17 +198,27 @@ describe('core/delivery', function () {
     store.get(1).should.have.properties({ state: 'dead', attempts: 1, lastStatus: 410 });
   });
 
-  it('429 and 503 honour Retry-After instead of the schedule', async function () {
-    receiver = await startReceiver([{ status: 429, headers: { 'retry-after': '120' } }, { status: 503, headers: { 'retry-after': '7' } }, { status: 200 }]);
-    makeWorker();
+  it('429 and 503: Retry-After lengthens the wait, never shortens it (0 or a past date keep the schedule)', async function () {
+    const past = new Date(clock.now() - 60000).toUTCString();
+    receiver = await startReceiver([
+      { status: 429, headers: { 'retry-after': '120' } }, // longer than the schedule's 5 s: honoured
+      { status: 503, headers: { 'retry-after': '7' } }, // shorter than the schedule's 5 min: the schedule
+      { status: 503, headers: { 'retry-after': '0' } },
+      { status: 429, headers: { 'retry-after': past } },
+      { status: 200 },
+    ]);
+    makeWorker({ schedule: '0, 5s, 5m, 30m, 2h, 5h' });
     await enqueue(1);
-    await until('429', () => store.get(1).attempts === 1);
-    store.get(1).nextAt.should.equal(clock.now() + 120000);
-    clock.advance(120000);
-    await until('503', () => store.get(1).attempts === 2);
-    store.get(1).nextAt.should.equal(clock.now() + 7000);
-    clock.advance(7000);
+    for (const [attempt, wait] of [[1, 120000], [2, 300000], [3, 1800000], [4, 7200000]]) {
+      await until(`attempt ${attempt}`, () => store.get(1).attempts === attempt && worker.active === 0);
+      store.get(1).nextAt.should.equal(clock.now() + wait, `after attempt ${attempt}`);
+      clock.advance(wait - 1);
+      await new Promise((r) => setTimeout(r, 30));
+      store.get(1).attempts.should.equal(attempt); // nothing early
+      clock.advance(1);
+    }
     await until('delivered', () => delivered.length === 1);
+    receiver.requests.length.should.equal(5);
   });
 
   it('runs the whole Standard Webhooks schedule, dead-letters, then a replay delivers', async function () {

@@ -178,6 +178,33 @@ describe('dingtalk-dispatch', function () {
     JSON.stringify(out.ok).includes('hub-to-oa-token').should.be.false(); // not on the delivered messages either
   });
 
+  it('a deploy while a delivery is in flight: closes cleanly, nothing touches the closed store afterwards', async function () {
+    // The endpoint answers 150 ms after the deploy began: while the node is closing (it waits for
+    // attempts in flight), and again with the store already closed when the answer comes late.
+    const uncaught = [];
+    const onUncaught = (err) => uncaught.push(err.message);
+    process.on('uncaughtException', onUncaught);
+    try {
+      for (const delayMs of [150, 3500]) {
+        const slow = http.createServer((req, res) => { req.resume(); setTimeout(() => { res.end('ok'); }, delayMs); });
+        await new Promise((r) => slow.listen(0, '127.0.0.1', r));
+        await loadHub([{ id: 'oa', url: `http://127.0.0.1:${slow.address().port}/hook` }]);
+        (await push(event(1))).should.equal(200);
+        await settle(50); // the attempt is in flight
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+        server = undefined;
+        await helper.unload(); // the node closes (removed) and the runtime's store with it
+        await settle(delayMs + 700); // the answer arrives, the rate-limited status would run now
+        slow.closeAllConnections();
+        await new Promise((r) => slow.close(r));
+      }
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+    }
+    uncaught.should.eql([]);
+  });
+
   it('an Authorization value HTTP cannot carry: not configured, events queued', async function () {
     await loadHub([{ id: 'oa', url: 'http://127.0.0.1:9/hook' }], { credentials: { oa: { authorization: 'Bearer a\r\nX-Injected: 1' } } });
     const node = helper.getNode('oa');

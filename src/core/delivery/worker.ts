@@ -3,7 +3,8 @@
  * whole backlog), attempts them with bounded concurrency, and records each outcome:
  *   2xx (and, for DingTalk format, an encrypted "success")  -> delivered
  *   410                                                     -> dead letter at once
- *   429 / 503 with Retry-After                              -> retried after Retry-After
+ *   429 / 503 with Retry-After                              -> retried after Retry-After or the schedule's
+ *                                                              delay, whichever is longer
  *   anything else, timeouts, connection errors              -> retried on the schedule, then dead letter
  * After `breakerThreshold` failures in a row the endpoint counts as down (the breaker opens): nothing
  * is attempted until the last failure's retry time, then one delivery at a time probes the endpoint,
@@ -54,10 +55,16 @@ export interface WorkerOptions {
   onDelivered?: (outcome: Outcome) => void;
   onDead?: (outcome: Outcome) => void;
   onChange?: () => void;
+  /** An outcome could not be recorded (the store failed): the worker pauses STORE_PAUSE_MS. */
+  onStoreError?: (err: unknown) => void;
 }
 
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+/** After an outcome could not be recorded: the delivery is still queued and due, so wait before retrying. */
+export const STORE_PAUSE_MS = 5_000;
+/** Work due but not started although nothing is in flight (should not happen): look again this much later. */
+const RECHECK_MS = 1_000;
 
 export class DeliveryWorker {
   private readonly clock: Clock;
@@ -69,6 +76,8 @@ export class DeliveryWorker {
   private consecutiveFailures = 0;
   /** While the breaker is open: no attempt before this time, then one probe at a time. */
   private openUntil: number | undefined;
+  /** After the store failed to record an outcome: no attempt before this time. */
+  private pausedUntil: number | undefined;
   /** When the current run of failures began (undefined while the endpoint answers). */
   failingSince: number | undefined;
 
@@ -113,12 +122,21 @@ export class DeliveryWorker {
     return this.openUntil !== undefined || this.options.ordered ? 1 : this.options.concurrency;
   }
 
+  /** No attempt may start before this time (breaker open, or the store just failed), if set. */
+  private get holdUntil(): number | undefined {
+    if (this.openUntil === undefined) return this.pausedUntil;
+    return this.pausedUntil === undefined ? this.openUntil : Math.max(this.openUntil, this.pausedUntil);
+  }
+
   private pump(): void {
     const { store, subscriber, ordered } = this.options;
-    if (this.openUntil !== undefined && this.clock.now() < this.openUntil) {
-      this.armTimer();
+    const hold = this.holdUntil;
+    if (hold !== undefined && this.clock.now() < hold) {
+      this.armTimer(false);
       return;
     }
+    this.pausedUntil = undefined;
+    let started = 0;
     const free = this.limit - this.inFlight.size;
     if (free > 0) {
       let batch: Delivery[];
@@ -131,18 +149,29 @@ export class DeliveryWorker {
         batch = ids.map((id) => store.get(id)).filter((d): d is Delivery => d !== undefined && d.state === 'queued');
       }
       for (const delivery of batch) this.run(delivery);
+      started = batch.length;
     }
-    this.armTimer();
+    this.armTimer(started > 0);
   }
 
-  private armTimer(): void {
+  /**
+   * Sets the timer for the next delivery that could start: the earliest due time among queued
+   * deliveries not already in flight (in ordered mode, the head's), held back by the breaker or a
+   * store pause. A settling attempt wakes the worker anyway, so nothing is armed while all slots are
+   * busy; and a due time already past never arms a 0 ms timer twice in a row (no busy loop).
+   */
+  private armTimer(startedSome: boolean): void {
     if (this.stopped) return;
-    let next = this.options.store.nextDueAt(this.options.subscriber);
-    if (next === undefined || this.inFlight.size >= this.limit) {
-      if (next === undefined) this.clearTimer();
+    const { store, subscriber, ordered } = this.options;
+    if (this.inFlight.size >= this.limit) return;
+    let next = ordered ? store.head(subscriber)?.nextAt : store.nextDueAt(subscriber, this.inFlight);
+    if (next === undefined) {
+      this.clearTimer();
       return;
     }
-    if (this.openUntil !== undefined) next = Math.max(next, this.openUntil);
+    const hold = this.holdUntil;
+    if (hold !== undefined) next = Math.max(next, hold);
+    if (next <= this.clock.now() && !startedSome) next = this.clock.now() + RECHECK_MS;
     if (next >= this.timerAt && this.timer !== undefined) return;
     this.clearTimer();
     this.timerAt = next;
@@ -168,9 +197,15 @@ export class DeliveryWorker {
         (answer) => this.settle(delivery, started, answer.result, answer.ok ? undefined : answer.reason ?? `HTTP ${answer.result.status}`),
         (err: unknown) => this.settle(delivery, started, undefined, err instanceof DeliveryError ? `${err.code}: ${err.message}` : String(err)),
       )
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        // Not recorded: the delivery stays queued and due. Retrying at once would send it again and
+        // again while the store fails (disk full, locked), so everything waits a moment.
+        this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
+        if (!this.stopped) this.options.onStoreError?.(err);
+      })
       .finally(() => {
         this.inFlight.delete(delivery.id);
+        if (this.stopped) return; // closing: the node's status and outputs are gone
         this.options.onChange?.();
         this.wake();
       });
@@ -191,7 +226,7 @@ export class DeliveryWorker {
       this.failingSince = undefined;
       this.openUntil = undefined;
       if (wasDown) await store.wakeAll(this.options.subscriber);
-      this.options.onDelivered?.(outcome);
+      if (!this.stopped) this.options.onDelivered?.(outcome);
       return;
     }
 
@@ -204,11 +239,13 @@ export class DeliveryWorker {
         ? parseRetryAfter(headerValue(result?.headers['retry-after']), now)
         : undefined;
       const delay = retryDelay(schedule, attempts, this.options.jitter ?? 0);
-      if (delay !== undefined) nextAt = now + (retryAfter !== undefined ? Math.min(retryAfter, MAX_RETRY_AFTER_MS) : delay);
+      // Retry-After may lengthen the wait, never shorten it: "0" or a date already past (clock skew)
+      // would otherwise use up the whole schedule in a burst.
+      if (delay !== undefined) nextAt = now + Math.max(delay, Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS));
     }
     await store.recordFailed(delivery.id, { nextAt, status, error: outcome.error });
     if (nextAt === undefined) {
-      this.options.onDead?.(outcome);
+      if (!this.stopped) this.options.onDead?.(outcome);
       return;
     }
     // The endpoint looks down: hold everything back until this one's retry instead of hammering it.

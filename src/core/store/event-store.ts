@@ -106,6 +106,8 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (subscriber, state, next_at);
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (subscriber, state, id);
 `;
 
+const NONE: ReadonlySet<number> = new Set();
+
 export interface StoreOptions {
   now?: () => number;
 }
@@ -156,7 +158,7 @@ export class EventStore {
         outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
         dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
         head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
-        nextDue: db.prepare("SELECT MIN(next_at) FROM outbox WHERE subscriber = ? AND state = 'queued'").pluck(),
+        nextDue: db.prepare("SELECT id, next_at AS nextAt FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY next_at, id LIMIT ?"),
         byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
         delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
         failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
@@ -240,10 +242,11 @@ export class EventStore {
     return row ? toDelivery(row) : undefined;
   }
 
-  /** When the next queued delivery falls due, or undefined when nothing is queued. */
-  nextDueAt(subscriber: string): number | undefined {
-    const value = this.statements.nextDue.get(subscriber) as number | null;
-    return value ?? undefined;
+  /** When the next queued delivery not in `skip` (those in flight) falls due; undefined when there is none. */
+  nextDueAt(subscriber: string, skip: ReadonlySet<number> = NONE): number | undefined {
+    // From the (subscriber, state, next_at) index: at most skip.size + 1 rows, the first not skipped.
+    const rows = this.statements.nextDue.all(subscriber, skip.size + 1) as { id: number; nextAt: number }[];
+    return rows.find((r) => !skip.has(r.id))?.nextAt;
   }
 
   get(id: number): Delivery | undefined {

@@ -1,0 +1,78 @@
+'use strict';
+// The delivery worker on the real clock: what it does while it waits. A worker must neither spin
+// (0 ms timers re-armed while an attempt is in flight, or while an ordered head waits for its retry)
+// nor resend in a loop when the store cannot record an outcome.
+require('should');
+const { EventStore } = require('../../core/store/event-store');
+const { DeliveryWorker, systemClock, STORE_PAUSE_MS } = require('../../core/delivery/worker');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const answer = (status) => ({ result: { status, headers: {}, body: '' }, ok: status < 300 });
+
+describe('core/delivery worker while waiting (real clock)', function () {
+  let store;
+  let worker;
+  let armed;
+  let looks;
+  beforeEach(() => {
+    store = new EventStore(':memory:');
+    armed = 0;
+    looks = 0;
+    const nextDueAt = store.nextDueAt.bind(store);
+    store.nextDueAt = (...args) => { looks += 1; return nextDueAt(...args); };
+  });
+  afterEach(async () => {
+    if (worker) await worker.stop();
+    worker = undefined;
+    store.close();
+  });
+  const clock = { now: () => Date.now(), setTimer: (fn, ms) => { armed += 1; return systemClock.setTimer(fn, ms); }, clearTimer: (t) => systemClock.clearTimer(t) };
+  const make = (options) => {
+    worker = new DeliveryWorker({ subscriber: 's', store, clock, schedule: [0, 60000, 60000], concurrency: 4, ordered: false, ...options });
+    return worker;
+  };
+
+  it('one attempt in flight: no timer re-armed while it runs', async function () {
+    let attempts = 0;
+    make({ attempt: async () => { attempts += 1; await sleep(600); return answer(200); } });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    worker.start();
+    await sleep(50);
+    armed = 0;
+    looks = 0;
+    await sleep(400); // the attempt is still running
+    attempts.should.equal(1);
+    armed.should.be.belowOrEqual(1);
+    looks.should.be.belowOrEqual(2);
+  });
+
+  it('ordered: a newer event waits behind the head without a busy loop until the head is due', async function () {
+    let attempts = 0;
+    make({ ordered: true, attempt: async () => { attempts += 1; return answer(500); } });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    worker.start();
+    await sleep(50);
+    await store.enqueue('s', 'e2', 'user_add_org', '{}', 0); // due now, but behind the failed head
+    worker.wake();
+    await sleep(50);
+    armed = 0;
+    await sleep(400);
+    attempts.should.equal(1);
+    armed.should.be.belowOrEqual(1);
+    store.head('s').should.have.properties({ eventId: 'e1', attempts: 1 });
+  });
+
+  it('an outcome the store cannot record: one attempt, a warning, a pause; not a resend loop', async function () {
+    let posts = 0;
+    const errors = [];
+    make({ attempt: async () => { posts += 1; return answer(200); }, onStoreError: (err) => errors.push(err.message) });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    store.recordDelivered = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    worker.start();
+    await sleep(600);
+    posts.should.equal(1); // the next try waits STORE_PAUSE_MS
+    errors.should.eql(['SQLITE_FULL: database or disk is full']);
+    STORE_PAUSE_MS.should.be.above(1000);
+    store.counts('s').queued.should.equal(1); // still queued: delivered again once the store works
+  });
+});
