@@ -244,7 +244,7 @@ export function streamData(frame: StreamFrame): Json | undefined {
 
 // --- the same event from different sources ------------------------------------------------------
 
-const ID_FIELDS = ['userId', 'deptId', 'userIdList', 'labelIdList', 'chatId', 'staffId'] as const;
+const ID_FIELDS = ['userId', 'deptId', 'userIdList', 'labelIdList', 'chatId', 'staffId', 'processInstanceId'] as const;
 const APPROVAL_FIELDS = ['processInstanceId', 'type', 'result', 'taskId', 'staffId'] as const;
 
 const sortedIfArray = (value: unknown): unknown => (Array.isArray(value) ? value.map(String).sort() : value);
@@ -253,7 +253,10 @@ const sortedIfArray = (value: unknown): unknown => (Array.isArray(value) ? value
  * A key that is equal for the same event whichever way it arrived (live push, legacy push, failed-list
  * entry), computed from its console-shaped payload (protocol §9.4): type and corp, plus for approvals
  * the instance, type, result and task; for other events the event time and the ids they name.
- * Undefined when the payload has too little to tell two events apart.
+ * Undefined when the payload has too little to tell two events apart: no instance for an approval, no
+ * time or no id for the others (two clock-ins of different people in the same millisecond carry their
+ * users inside a list and would otherwise share a key, and the second would be taken for the first).
+ * The key says nothing about which app received the event: callers scope it (scopeContentKey).
  */
 export function contentKeyOf(payload: Json): string | undefined {
   const type = eventTypeOf(payload);
@@ -267,7 +270,21 @@ export function contentKeyOf(payload: Json): string | undefined {
     const time = eventTimeOf(payload);
     if (time === undefined) return undefined;
     key.time = time;
-    for (const f of ID_FIELDS) if (payload[f] !== undefined) key[f] = sortedIfArray(payload[f]);
+    let named = false;
+    for (const f of ID_FIELDS) {
+      if (payload[f] === undefined) continue;
+      key[f] = sortedIfArray(payload[f]);
+      named = true;
+    }
+    if (!named) return undefined;
   }
   return 'key:' + contentId(canonicalJson(key)).slice('sha256:'.length);
+}
+
+/**
+ * A content key for one app's events: two apps of one company subscribed to the same events each
+ * receive them (with different event ids), and each app's receivers must emit them.
+ */
+export function scopeContentKey(app: string, key: string | undefined): string | undefined {
+  return key === undefined ? undefined : `${app}/${key}`;
 }

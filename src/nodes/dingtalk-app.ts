@@ -10,6 +10,7 @@ import { StreamHub } from '../core/stream/hub';
 import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { storePath } from './store-location';
+import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
 
 interface AppDef extends NodeDef {
@@ -87,7 +88,7 @@ export default function register(RED: NodeAPI): void {
     this.streamHub = () => {
       if (!hub && this.appKey && creds.appSecret) {
         hub = new StreamHub({ clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
-          (eventId, message, key) => store().accept(eventId, receiver, message, key));
+          (eventId, message, key) => store().accept(eventId, receiver, message, scopeContentKey(this.id, key)));
       }
       return hub;
     };

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { scopeContentKey } from '../core/events';
 import { readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
@@ -86,7 +87,7 @@ export default function register(RED: NodeAPI): void {
     let lease: StoreLease | undefined;
     const intake: EventIntake = (eventId, message, contentKey) => {
       if (!lease) return Promise.reject(new Error(t('status.store-error')));
-      return lease.store.accept(eventId, node.id, message, contentKey);
+      return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey));
     };
     try {
       lease = acquireStore(storePath(RED));

@@ -172,6 +172,24 @@ describe('core/events', function () {
       should(contentKeyOf({ EventType: 'org_change', CorpId: 'c' })).be.undefined(); // no time: cannot tell two apart
       should(contentKeyOf({})).be.undefined();
     });
+
+    it('no key for events that name no id: two clock-ins of different people in one millisecond stay two', function () {
+      const clockIn = (user) => ({ EventType: 'attendance_check_record', EventTime: 1747708332345, CorpId: 'c', dataList: [{ userId: user, checkTime: 1 }] });
+      should(contentKeyOf(clockIn('alice'))).be.undefined();
+      should(contentKeyOf(clockIn('bob'))).be.undefined();
+      should(contentKeyOf({ EventType: 'org_micro_app_stop', EventTime: 1, CorpId: 'c', AgentId: 7 })).be.undefined();
+      // an approval-related attendance event is keyed by its instance
+      const leave = { EventType: 'attendance_approve_status_change', EventTime: 1, CorpId: 'c', processInstanceId: 'p1' };
+      contentKeyOf(leave).should.not.equal(contentKeyOf({ ...leave, processInstanceId: 'p2' }));
+    });
+
+    it('scopes a key to the app that received the event', function () {
+      const { scopeContentKey } = require('../../core/events');
+      const key = contentKeyOf({ EventType: 'user_add_org', EventTime: 1, CorpId: 'c', userId: ['u'] });
+      scopeContentKey('app-1', key).should.equal(`app-1/${key}`);
+      scopeContentKey('app-1', key).should.not.equal(scopeContentKey('app-2', key));
+      should(scopeContentKey('app-1', undefined)).be.undefined();
+    });
   });
 
   describe('normalisePayload', function () {

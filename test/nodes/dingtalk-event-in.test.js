@@ -151,6 +151,36 @@ describe('dingtalk-event-in', function () {
     });
   });
 
+  describe('distinct events that look alike', function () {
+    it('two apps of one company, the same change pushed to each with its own event id: both emitted', async function () {
+      const APP2 = { appKey: 'dingsecondapp0002', token: 'secondToken2026', aesKey: 'aT7vQ2mZp9LxR4sNw8YbC3dF6gHj1KoE5uAiV0rWq3j' };
+      await load(standardFlow({ extra: [
+        { id: 'app2', type: 'dingtalk-app', name: 'app 2', appKey: APP2.appKey, corpId: APP.corpId, callbackStyle: 'event-subscription' },
+        { id: 'in2', type: 'dingtalk-event-in', app: 'app2', url: '/dingtalk/events2', wires: [['out2']] },
+        { id: 'out2', type: 'helper' },
+      ] }), { ...standardCredentials(), app2: { token: APP2.token, aesKey: APP2.aesKey } });
+      const out1 = collect('out');
+      const out2 = collect('out2');
+      const change = { EventType: 'user_add_org', EventTime: 1747707312345, CorpId: APP.corpId, userId: ['u1'] };
+      (await push(JSON.stringify({ ...change, eventId: 'app1-evt' }))).status.should.equal(200);
+      (await push(JSON.stringify({ ...change, eventId: 'app2-evt' }), { token: APP2.token, aesKey: APP2.aesKey, receiveId: APP2.appKey }, '/dingtalk/events2')).status.should.equal(200);
+      await settle();
+      out1.map((m) => m.dingtalk.eventId).should.eql(['app1-evt']);
+      out2.map((m) => m.dingtalk.eventId).should.eql(['app2-evt']);
+    });
+
+    it('two clock-ins of different people in the same millisecond: both emitted', async function () {
+      await load(standardFlow(), standardCredentials());
+      const out = collect();
+      const clockIn = (id, user) => JSON.stringify({ EventType: 'attendance_check_record', EventTime: 1747708332345, CorpId: APP.corpId,
+        eventId: id, dataList: [{ userId: user, checkTime: 1747705512345, corpId: APP.corpId }] });
+      (await push(clockIn('evt-a', 'alice'))).status.should.equal(200);
+      (await push(clockIn('evt-b', 'bob'))).status.should.equal(200);
+      await settle();
+      out.map((m) => m.payload.dataList[0].userId).should.eql(['alice', 'bob']);
+    });
+  });
+
   describe('store failing while running', function () {
     it('answers 503 and shows "store unavailable" instead of the counters', async function () {
       const { acquireStore } = require('../../core/store/shared-store');
