@@ -149,6 +149,7 @@ export class EventStore {
         inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
         inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
         inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
+        inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0'),
         inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
         inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
         inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
@@ -198,6 +199,15 @@ export class EventStore {
     if (contentKey !== undefined) this.inFlight.set(contentKey, written);
     try {
       await written;
+    } catch (err) {
+      // Committed but not flushed (or not committed at all): not acknowledged, so DingTalk sends it again,
+      // and that copy must not be taken for a duplicate of a row nobody was told about.
+      try {
+        this.statements.inboxForget.run(eventId, receiver);
+      } catch {
+        // the store is failing anyway; the caller answers "not stored"
+      }
+      throw err;
     } finally {
       this.inFlight.delete(eventId);
       if (contentKey !== undefined) this.inFlight.delete(contentKey);

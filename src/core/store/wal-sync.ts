@@ -29,6 +29,11 @@ const fsync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs
 export class WalSync {
   private fd: number | undefined;
   private running = false;
+  /**
+   * The first failed flush. After it nothing is called durable again until the store is reopened: Linux
+   * may drop the dirty pages a failed fsync could not write, so a later fsync "succeeding" proves nothing.
+   */
+  private failure: Error | undefined;
   /** Commits made while an fsync was running: they need the next one. */
   private next: Deferred | undefined;
   private closed = false;
@@ -39,6 +44,7 @@ export class WalSync {
   /** Resolves once everything committed before this call is on the disk. */
   sync(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
+    if (this.failure) return Promise.reject(this.failure);
     if (!this.next) this.next = deferred();
     const waiter = this.next.promise;
     if (!this.running) void this.drain();
@@ -51,10 +57,12 @@ export class WalSync {
       const round = this.next;
       this.next = undefined;
       try {
+        if (this.failure) throw this.failure;
         await fsync(this.open());
         round.resolve();
       } catch (err) {
-        round.reject(err);
+        this.failure ??= new Error(`the disk did not take the store's writes (${(err as Error).message}); restart Node-RED once the disk is healthy`);
+        round.reject(this.failure);
       }
     }
     this.running = false;

@@ -66,4 +66,27 @@ describe('core/store group commit', function () {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a failed flush: not accepted, the row forgotten (a retry is not a duplicate), nothing durable until reopened', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-gc-'));
+    const file = path.join(dir, 'hub.sqlite');
+    let store = new EventStore(file);
+    const realFsync = fs.fsync;
+    let failures = 1;
+    fs.fsync = (fd, cb) => (failures-- > 0 ? process.nextTick(cb, Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) : realFsync(fd, cb));
+    try {
+      await store.accept('e1', 'in', { topic: 'x' }).should.be.rejectedWith(/EIO/);
+      store['db'].prepare('SELECT COUNT(*) FROM inbox').pluck().get().should.equal(0); // forgotten
+      // The disk "works" again, but a failed fsync may have dropped pages: this store says durable no more.
+      await store.accept('e1', 'in', { topic: 'x' }).should.be.rejectedWith(/restart Node-RED/);
+      store.close();
+      store = new EventStore(file); // as after a restart
+      (await store.accept('e1', 'in', { topic: 'x' })).should.equal('new');
+      (await store.accept('e1', 'in', { topic: 'x' })).should.equal('duplicate');
+    } finally {
+      fs.fsync = realFsync;
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
