@@ -152,4 +152,41 @@ describe('core/stream', function () {
     await until('closed', () => conn.closed);
     clock.timers.length.should.equal(0);
   });
+
+  it('a refused WebSocket handshake (HTTP 403) leaves no connection open behind it', async function () {
+    const http = require('node:http');
+    let refusedOpen = 0;
+    let refused = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ endpoint: `ws://127.0.0.1:${server.address().port}/gateway`, ticket: `t-${refused}` }));
+      });
+    });
+    server.on('upgrade', (req, socket) => {
+      refused += 1;
+      refusedOpen += 1;
+      socket.on('close', () => { refusedOpen -= 1; });
+      socket.on('end', () => socket.end()); // a real gateway closes its side when the client does
+      socket.resume();
+      socket.write('HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden');
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const fast = { now: () => Date.now(), setTimer: (fn) => setTimeout(fn, 10), clearTimer: (t) => clearTimeout(t) };
+    const states = [];
+    const c = new StreamClient({ clientId: 'k', clientSecret: 's', apiUrl: `http://127.0.0.1:${server.address().port}`, clock: fast,
+      onEvent: async () => 'SUCCESS', onState: (st) => states.push(st) });
+    try {
+      c.start();
+      await until('several refusals', () => refused >= 5);
+      await c.stop();
+      await until('every refused connection closed', () => refusedOpen === 0, 2000);
+      states.some((st) => st.state === 'reconnecting' && /HTTP 403/.test(st.error)).should.be.true();
+    } finally {
+      await c.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

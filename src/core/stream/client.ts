@@ -101,7 +101,13 @@ export class StreamClient {
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve());
         socket.once('error', reject);
-        socket.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket refused: HTTP ${res.statusCode}`)));
+        socket.once('unexpected-response', (req, res) => {
+          // With this listener ws leaves the refused handshake to us: let go of its connection.
+          res.resume();
+          req.destroy();
+          socket.terminate();
+          reject(new Error(`WebSocket refused: HTTP ${res.statusCode}`));
+        });
       });
       if (this.stopped) {
         socket.terminate();
