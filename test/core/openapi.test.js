@@ -86,6 +86,16 @@ describe('core/openapi', function () {
     await client.call({ family: 'api', path: '/v1.0/contact/users/me' });
   });
 
+  it('an IP block answering the token request pauses calls too, without asking again', async function () {
+    fake.state.blockToken = true; // no token cached yet, as right after a restart
+    (await client.call({ family: 'api', path: '/v1.0/contact/users/me' }).catch((e) => e)).code.should.equal('ip-blocked');
+    (await client.call({ family: 'api', path: '/v1.0/contact/users/me' }).catch((e) => e)).code.should.equal('ip-blocked');
+    fake.state.tokenRequests.should.equal(1); // the second call did not reach DingTalk
+    now += 5 * 60_000;
+    await client.call({ family: 'api', path: '/v1.0/contact/users/me' });
+    fake.state.tokenRequests.should.equal(2);
+  });
+
   it('reports wrong credentials with DingTalk\'s code, never the secret or a token', async function () {
     const bad = new OpenApiClient({ appKey: APP.appKey, appSecret: 'wrong', oapiUrl: fake.url, apiUrl: fake.url });
     const err = await bad.call({ family: 'api', path: '/v1.0/contact/users/me' }).catch((e) => e);

@@ -15,6 +15,7 @@ async function startFakeDingTalk({ appKey, appSecret }) {
     v1RateLimitNext: 0,
     expireAll: false, // the next call with any current token answers 42001 and forgets the tokens
     blockNext: false, // the next call answers the IP punishment body
+    blockToken: false, // the next token request answers it
     failedPages: [], // arrays of entries; each read returns the next page and deletes the previous
     failedReads: 0,
     registration: null,
@@ -35,6 +36,10 @@ async function startFakeDingTalk({ appKey, appSecret }) {
       // --- tokens ---
       if (url.pathname === '/v1.0/oauth2/accessToken') {
         state.tokenRequests += 1;
+        if (state.blockToken) {
+          state.blockToken = false;
+          return json(res, 200, { status: 1111, wait: 5, source: 'x5', punish: 'deny', uuid: 'x' });
+        }
         if (!body || body.appKey !== appKey || body.appSecret !== appSecret) return json(res, 400, { code: 'invalidClientIdOrSecret', message: '无效的clientId或者clientSecret' });
         const token = crypto.randomBytes(16).toString('hex');
         state.tokens.add(token);

@@ -87,12 +87,17 @@ export class OpenApiClient {
   private async fetchToken(): Promise<string> {
     this.checkBlock();
     const res = await this.http('POST', `${this.apiUrl}/v1.0/oauth2/accessToken`, {}, { appKey: this.options.appKey, appSecret: this.options.appSecret });
+    // The token request is a call like any other: DingTalk's IP block answers it too.
+    const blocked = this.blockOf(res);
+    if (blocked) throw blocked;
     if (res.status >= 200 && res.status < 300 && typeof res.json.accessToken === 'string') {
       return this.keep(res.json.accessToken, Number(res.json.expireIn ?? 7200));
     }
     if (res.status === 404 || res.status >= 500) {
       // The new endpoint is unreachable here (private deployment, outage): the old one issues the same token.
       const old = await this.http('GET', `${this.oapiUrl}/gettoken?${new URLSearchParams({ appkey: this.options.appKey, appsecret: this.options.appSecret })}`);
+      const oldBlocked = this.blockOf(old);
+      if (oldBlocked) throw oldBlocked;
       if (old.json.errcode === 0 && typeof old.json.access_token === 'string') return this.keep(old.json.access_token, Number(old.json.expires_in ?? 7200));
       throw this.errorOf('oapi', old);
     }
