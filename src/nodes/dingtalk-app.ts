@@ -92,21 +92,31 @@ export default function register(RED: NodeAPI): void {
       }
       return hub;
     };
+    // Rows count as handed on only after the first redelivery has read them: a slow start must not
+    // let the housekeeping settle them first.
+    let handedOut = false;
     const redeliver = () => {
       if (!hub || hub.size === 0) return;
+      handedOut = true;
       try {
         hub.redeliver(pendingRedeliveries(store(), receiver));
       } catch (err) {
         this.warn((err as Error).message);
       }
     };
-    RED.events.once('flows:started', redeliver);
+    // After every deploy: the first time, what was pending before the start; each time, what arrived
+    // while a deploy had replaced the stream-in nodes.
+    const onFlowsStarted = () => {
+      if (!handedOut) redeliver();
+      hub?.flushHeld();
+    };
+    RED.events.on('flows:started', onFlowsStarted);
     const handed = setInterval(() => {
-      if (lease) settleHandoffs(lease.store, receiver);
+      if (lease && handedOut) settleHandoffs(lease.store, receiver);
     }, HANDOFF_CHECK_MS);
     handed.unref();
     this.on('close', (_removed: boolean, done: () => void) => {
-      RED.events.removeListener('flows:started', redeliver);
+      RED.events.removeListener('flows:started', onFlowsStarted);
       clearInterval(handed);
       lease?.release();
       lease = undefined;

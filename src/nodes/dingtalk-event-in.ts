@@ -220,7 +220,11 @@ export default function register(RED: NodeAPI): void {
     // After a restart (or a redeploy of this node), events acknowledged before it that may not have
     // reached every dispatch node are emitted again; dispatch outboxes make that idempotent.
     let closed = false;
+    // Rows count as handed on only after this redelivery has read them: if the flows take long to
+    // start, the housekeeping must not settle them first.
+    let handedOut = false;
     const redeliver = () => {
+      handedOut = true;
       if (closed || !lease) return;
       const messages = pendingRedeliveries(lease.store, node.id);
       if (messages.length > 0) node.log(t('log.redelivered', { count: messages.length }));
@@ -246,7 +250,9 @@ export default function register(RED: NodeAPI): void {
           recovering = false;
         });
     };
-    const recoverEveryMs = positive(Number(def.recoverInterval), 5) * 60_000;
+    // At most 1440 minutes, as the dialog allows, also for flows that did not come through it: beyond
+    // 2^31 ms a timer would fire every millisecond.
+    const recoverEveryMs = Math.min(1440, positive(Number(def.recoverInterval), 5)) * 60_000;
     const recoveryTimer = def.recover === true ? setInterval(recover, recoverEveryMs) : undefined;
     recoveryTimer?.unref();
     const onFlowsStarted = () => {
@@ -257,7 +263,7 @@ export default function register(RED: NodeAPI): void {
 
     let lastPrune = 0;
     const housekeeping = setInterval(() => {
-      if (!lease) return;
+      if (!lease || !handedOut) return;
       const now = Date.now();
       try {
         settleHandoffs(lease.store, node.id, now);

@@ -20,6 +20,11 @@ export class StreamHub {
   private readonly listeners = new Set<StreamListener>();
   private client: StreamClient | undefined;
   private lastState: StreamState = { state: 'stopped' };
+  /**
+   * Events stored while no node listened: a deploy replaced this app's stream-in nodes while an event
+   * was being stored. They were acknowledged, so a resend would be a duplicate: they wait for flushHeld().
+   */
+  private held: ReceivedEvent[] = [];
 
   constructor(
     private readonly options: Omit<StreamClientOptions, 'onEvent' | 'onState'>,
@@ -50,6 +55,14 @@ export class StreamHub {
     }
   }
 
+  /** Emits the events held while no node listened (called once the flows have started again). */
+  flushHeld(): void {
+    if (this.listeners.size === 0 || this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    for (const message of held) for (const l of this.listeners) l.onEvent(message);
+  }
+
   /** Hands already stored events (store/handoff pendingRedeliveries) to the listeners again. */
   redeliver(messages: ReceivedEvent[]): void {
     for (const message of messages) for (const l of this.listeners) l.onEvent(message);
@@ -78,7 +91,10 @@ export class StreamHub {
       throw err; // -> LATER
     }
     for (const l of this.listeners) l.onStore?.(undefined);
-    if (verdict === 'new') for (const l of this.listeners) l.onEvent(message);
+    if (verdict === 'new') {
+      if (this.listeners.size === 0) this.held.push(message);
+      else for (const l of this.listeners) l.onEvent(message);
+    }
     return 'SUCCESS';
   }
 }
