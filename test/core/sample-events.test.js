@@ -28,11 +28,17 @@ describe('core/sample-events', function () {
     }
   });
 
-  it('goes through the receiver\'s content-key logic: a key for every business event', function () {
+  it('goes through the receiver\'s content-key logic: a key for every event that names an id, none for the rest', function () {
+    // Company-level, attendance (people inside dataList) and ISV events name no id: they are told
+    // apart by event id only, so two of them in one millisecond are never taken for one.
+    const NO_ID = ['org_remove', 'org_change', 'org_micro_app_stop', 'org_micro_app_restore', 'attendance_check_record',
+      'attendance_schedule_change', 'attendance_overtime_duration', 'attend_group_change', 'attend_shift_change',
+      'suite_ticket', 'tmp_auth_code', 'change_auth', 'suite_relieve', 'org_suite_auth'];
     for (const type of types) {
       const key = contentKeyOf(normalisePayload(sampleEvent(type, { corpId: CORP, now: NOW })));
       if (URL_CHECK_EVENTS.has(type)) continue;
-      should(key).be.a.String().and.match(/^key:[0-9a-f]{32}$/, type);
+      if (NO_ID.includes(type)) should(key).be.undefined(type);
+      else should(key).be.a.String().and.match(/^key:[0-9a-f]{32}$/, type);
     }
   });
 
