@@ -2,17 +2,8 @@
 // The per-app Stream hub: what happens to an event stored while a deploy replaces the app's
 // stream-in nodes (no listener for a moment). It was acknowledged, so DingTalk will not send it again.
 require('should');
-const fs = require('node:fs');
-const path = require('node:path');
 const { StreamHub } = require('../../core/stream/hub');
-const { startFakeGateway } = require('../support/fake-gateway');
-const { SHARED } = require('../support/shared');
-
-const frame = (name) => JSON.parse(fs.readFileSync(path.join(SHARED, 'fixtures', 'events', 'stream', name), 'utf8'));
-const until = async (what, fn, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!fn()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 10)); }
-};
+const { startFakeGateway, frame, until } = require('../support/fake-gateway');
 
 describe('core/stream hub', function () {
   let gateway;

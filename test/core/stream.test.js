@@ -1,11 +1,8 @@
 'use strict';
 // The Stream client against a local fake gateway; back-off is measured with a fake clock.
 require('should');
-const fs = require('node:fs');
-const path = require('node:path');
 const { StreamClient } = require('../../core/stream/client');
-const { startFakeGateway } = require('../support/fake-gateway');
-const { SHARED } = require('../support/shared');
+const { startFakeGateway, frame, until } = require('../support/fake-gateway');
 
 class FakeClock {
   constructor() { this.t = 1_700_000_000_000; this.timers = []; }
@@ -14,12 +11,6 @@ class FakeClock {
   clearTimer(x) { this.timers = this.timers.filter((y) => y !== x); }
   advance(ms) { this.t += ms; const due = this.timers.filter((x) => x.at <= this.t); this.timers = this.timers.filter((x) => x.at > this.t); due.forEach((x) => x.fn()); }
 }
-
-const frame = (name) => JSON.parse(fs.readFileSync(path.join(SHARED, 'fixtures', 'events', 'stream', name), 'utf8'));
-const until = async (what, fn, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!fn()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 5)); }
-};
 
 describe('core/stream', function () {
   let gateway;

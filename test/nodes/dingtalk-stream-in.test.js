@@ -6,16 +6,10 @@ const path = require('node:path');
 const helper = require('node-red-node-test-helper');
 const appModule = require('../../nodes/dingtalk-app.js').default;
 const streamModule = require('../../nodes/dingtalk-stream-in.js').default;
-const { startFakeGateway } = require('../support/fake-gateway');
-const { SHARED } = require('../support/shared');
+const { startFakeGateway, frame, until } = require('../support/fake-gateway');
 const { freshStore, callsOn } = require('../support/runtime');
 
 helper.init(require.resolve('node-red'));
-const frame = (name) => JSON.parse(fs.readFileSync(path.join(SHARED, 'fixtures', 'events', 'stream', name), 'utf8'));
-const until = async (what, fn, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!fn()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 10)); }
-};
 const APPS = { dingappone: 'stream-secret-one', dingapptwo: 'stream-secret-two' };
 
 describe('dingtalk-stream-in', function () {

@@ -4,7 +4,10 @@
 // a connection and read the ACKs that come back.
 const http = require('node:http');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
 const { WebSocketServer } = require('ws');
+const { SHARED } = require('./shared');
 
 async function startFakeGateway(apps) {
   const state = { tickets: new Map(), opens: 0, refused: 0, connections: [], acks: [] };
@@ -60,4 +63,16 @@ async function startFakeGateway(apps) {
   };
 }
 
-module.exports = { startFakeGateway };
+/** A Stream frame from the shared fixtures (fixtures/events/stream/<name>). */
+const frame = (name) => JSON.parse(fs.readFileSync(path.join(SHARED, 'fixtures', 'events', 'stream', name), 'utf8'));
+
+/** Polls `fn` until it is true, or fails naming `what`. */
+const until = async (what, fn, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+module.exports = { startFakeGateway, frame, until };
