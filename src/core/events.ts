@@ -117,9 +117,10 @@ export const contentId = (text: string): string => 'sha256:' + createHash('sha25
 /**
  * DingTalk's eventId when the event carries one (console push body, Stream headers); otherwise a
  * stable hash of what DingTalk sent: the decrypted plaintext when there is one, else the canonical
- * JSON. A push that DingTalk retries therefore keeps its id.
+ * JSON, together with `scope` (the app that received it). A push that DingTalk retries therefore keeps
+ * its id, and the same content received by two apps (two legacy apps of one company) is two events.
  */
-export function eventIdOf(event: unknown, plaintext?: string): string {
+export function eventIdOf(event: unknown, plaintext?: string, scope?: string): string {
   if (isStreamFrame(event)) {
     const id = event.headers.eventId;
     if (typeof id === 'string' && id.length > 0) return id;
@@ -127,7 +128,8 @@ export function eventIdOf(event: unknown, plaintext?: string): string {
     const id = event.eventId ?? event.EventId;
     if (typeof id === 'string' && id.length > 0) return id;
   }
-  return contentId(plaintext ?? canonicalJson(event));
+  const text = plaintext ?? canonicalJson(event);
+  return contentId(scope ? `${scope}\n${text}` : text);
 }
 
 export function corpIdOf(event: unknown): string | undefined {
@@ -147,10 +149,10 @@ export function eventTimeOf(event: unknown): number | undefined {
 export function describeEvent(
   event: unknown,
   source: EventSource,
-  options: { plaintext?: string; receivedAt?: number } = {},
+  options: { plaintext?: string; receivedAt?: number; scope?: string } = {},
 ): EventInfo {
   const info: EventInfo = {
-    eventId: eventIdOf(event, options.plaintext),
+    eventId: eventIdOf(event, options.plaintext, options.scope),
     eventType: eventTypeOf(event),
     receivedAt: options.receivedAt ?? Date.now(),
     source,

@@ -113,11 +113,14 @@ export interface ReceiverOptions {
   /** Rewrite legacy payloads to the developer-console shape (events.ts normalisePayload). */
   normalise?: boolean;
   now?: () => number;
+  /** The app that receives the pushes: part of the id of events that carry no eventId (events.ts). */
+  scope?: string;
 }
 
 export class CallbackReceiver {
   private readonly normalise: boolean;
   private readonly now: () => number;
+  private readonly scope: string | undefined;
 
   constructor(
     private readonly crypto: CryptoSource,
@@ -126,6 +129,7 @@ export class CallbackReceiver {
   ) {
     this.normalise = options.normalise ?? false;
     this.now = options.now ?? Date.now;
+    this.scope = options.scope;
   }
 
   async handle(request: ReceiverRequest): Promise<Outcome> {
@@ -167,7 +171,7 @@ export class CallbackReceiver {
       return reject('bad-payload', 'decrypted message is not a JSON object');
     }
     const event = payload as Record<string, unknown>;
-    const info = describeEvent(event, request.source ?? 'http', { plaintext, receivedAt: this.now() });
+    const info = describeEvent(event, request.source ?? 'http', { plaintext, receivedAt: this.now(), scope: this.scope });
 
     // The ISV placeholder id is only legitimate on the suite-creation check (protocol §4).
     if (receiveId === SUITE_PLACEHOLDER_RECEIVE_ID && info.eventType !== 'check_create_suite_url' && acceptedIds[0] !== receiveId) {

@@ -7,7 +7,8 @@ import { type AppSettings, callbackCryptoFor, type CallbackCrypto, normaliseStyl
 import { tokenIsConsoleCompatible } from '../core/cipher';
 import { OpenApiClient } from '../core/openapi/client';
 import { StreamHub } from '../core/stream/hub';
-import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
+import type { HandoffReceiver } from '../core/handoff/tracker';
+import { handoffTracker } from './handoff-hooks';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { storePath } from './store-location';
 import { scopeContentKey } from '../core/events';
@@ -78,46 +79,38 @@ export default function register(RED: NodeAPI): void {
     };
     this.callbackSecrets = () => ({ token: creds.token, aesKey: creds.aesKey });
 
-    // Stream mode: one connection for the app; its events go through the shared durable inbox.
-    // Like dingtalk-event-in: events acknowledged before a restart that may not have reached every
-    // dispatch node yet are handed out again once the flows run; older ones count as handed on.
+    // Stream mode: one connection for the app; its events go through the shared durable inbox (scoped to
+    // this app) and reach the stream-in nodes through the runtime's hand-off tracker, which emits again
+    // whatever did not finish in the flow (after a deploy that replaced a node in its path, a restart).
     let hub: StreamHub | undefined;
     let lease: StoreLease | undefined;
     const receiver = `stream:${this.id}`;
     const store = () => (lease ??= acquireStore(storePath(RED))).store;
+    const handoff = handoffTracker(RED);
+    const streamReceiver: HandoffReceiver = {
+      store: () => {
+        try {
+          return hub ? store() : lease?.store;
+        } catch {
+          return undefined; // no store: the stream-in nodes say so (their events are answered LATER)
+        }
+      },
+      emit: (message, stamp) => (hub ? hub.send(message, stamp) : false),
+      reemitted: (count) => this.log(RED._('dingtalk-event-in.log.redelivered', { count })),
+    };
+    handoff.register(receiver, streamReceiver);
     this.streamHub = () => {
       if (!hub && this.appKey && creds.appSecret) {
-        hub = new StreamHub({ clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
-          (eventId, message, key) => store().accept(eventId, receiver, message, scopeContentKey(this.id, key)));
+        hub = new StreamHub(
+          { clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
+          (eventId, message, key) => store().accept(eventId, receiver, message, scopeContentKey(this.id, key), this.id),
+          (message) => handoff.emit(receiver, message),
+        );
       }
       return hub;
     };
-    // Rows count as handed on only after the first redelivery has read them: a slow start must not
-    // let the housekeeping settle them first.
-    let handedOut = false;
-    const redeliver = () => {
-      if (!hub || hub.size === 0) return;
-      handedOut = true;
-      try {
-        hub.redeliver(pendingRedeliveries(store(), receiver));
-      } catch (err) {
-        this.warn((err as Error).message);
-      }
-    };
-    // After every deploy: the first time, what was pending before the start; each time, what arrived
-    // while a deploy had replaced the stream-in nodes.
-    const onFlowsStarted = () => {
-      if (!handedOut) redeliver();
-      hub?.flushHeld();
-    };
-    RED.events.on('flows:started', onFlowsStarted);
-    const handed = setInterval(() => {
-      if (lease && handedOut) settleHandoffs(lease.store, receiver);
-    }, HANDOFF_CHECK_MS);
-    handed.unref();
     this.on('close', (_removed: boolean, done: () => void) => {
-      RED.events.removeListener('flows:started', onFlowsStarted);
-      clearInterval(handed);
+      handoff.unregister(receiver, streamReceiver);
       lease?.release();
       lease = undefined;
       done();

@@ -11,10 +11,11 @@ import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import { CallbackReceiver, type EventIntake, type Outcome } from '../core/receiver';
 import { recoverMissedEvents } from '../core/recovery';
-import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
+import type { HandoffReceiver } from '../core/handoff/tracker';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
+import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { registerType } from './register-type';
 import { storeFailureAdvice, storePath } from './store-location';
 
@@ -87,7 +88,7 @@ export default function register(RED: NodeAPI): void {
     let lease: StoreLease | undefined;
     const intake: EventIntake = (eventId, message, contentKey) => {
       if (!lease) return Promise.reject(new Error(t('status.store-error')));
-      return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey));
+      return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey), def.app ?? '');
     };
     try {
       lease = acquireStore(storePath(RED));
@@ -98,7 +99,7 @@ export default function register(RED: NodeAPI): void {
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
       intake,
-      { normalise: def.normalise === true },
+      { normalise: def.normalise === true, scope: def.app ?? '' },
     );
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
 
@@ -170,7 +171,7 @@ export default function register(RED: NodeAPI): void {
           counts.received += 1;
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);
-          node.send(outcome.event as unknown as NodeMessage);
+          handoff.emit(node.id, outcome.event);
           break;
       }
       status.request();
@@ -217,19 +218,20 @@ export default function register(RED: NodeAPI): void {
       node.error(t('errors.duplicate-path', { path }));
     }
 
-    // After a restart (or a redeploy of this node), events acknowledged before it that may not have
-    // reached every dispatch node are emitted again; dispatch outboxes make that idempotent.
+    // Every event goes out through the runtime's hand-off tracker: it counts as handed on once every
+    // message derived from it has finished in the flow, and is emitted again (redelivered) when one was
+    // lost (a deploy replaced a node holding it, a restart); dispatch outboxes make that idempotent.
     let closed = false;
-    // Rows count as handed on only after this redelivery has read them: if the flows take long to
-    // start, the housekeeping must not settle them first.
-    let handedOut = false;
-    const redeliver = () => {
-      handedOut = true;
-      if (closed || !lease) return;
-      const messages = pendingRedeliveries(lease.store, node.id);
-      if (messages.length > 0) node.log(t('log.redelivered', { count: messages.length }));
-      for (const message of messages) node.send(message as unknown as NodeMessage);
+    const handoff = handoffTracker(RED);
+    const handoffReceiver: HandoffReceiver = {
+      store: () => lease?.store,
+      emit: (message, stamp) => {
+        node.send(stamp(message) as unknown as NodeMessage);
+        return true;
+      },
+      reemitted: (count) => node.log(t('log.redelivered', { count })),
     };
+    handoff.register(node.id, handoffReceiver);
     // Recovery of missed pushes: at start-up and every recoverInterval minutes, the failed-events list
     // is read page by page through the same durable intake (so live duplicates are not emitted twice).
     let recovering = false;
@@ -241,7 +243,7 @@ export default function register(RED: NodeAPI): void {
         return;
       }
       recovering = true;
-      recoverMissedEvents(client, intake, (message) => node.send(message as unknown as NodeMessage))
+      recoverMissedEvents(client, intake, (message) => handoff.emit(node.id, message))
         .then(({ recovered }) => {
           if (recovered > 0) node.log(t('log.recovered', { count: recovered }));
         })
@@ -255,32 +257,24 @@ export default function register(RED: NodeAPI): void {
     const recoverEveryMs = Math.min(1440, positive(Number(def.recoverInterval), 5)) * 60_000;
     const recoveryTimer = def.recover === true ? setInterval(recover, recoverEveryMs) : undefined;
     recoveryTimer?.unref();
-    const onFlowsStarted = () => {
-      redeliver();
-      if (def.recover === true) recover();
-    };
-    RED.events.once('flows:started', onFlowsStarted);
+    const onFlowsStarted = () => recover();
+    if (def.recover === true) RED.events.once('flows:started', onFlowsStarted);
 
-    let lastPrune = 0;
     const housekeeping = setInterval(() => {
-      if (!lease || !handedOut) return;
-      const now = Date.now();
+      if (!lease) return;
       try {
-        settleHandoffs(lease.store, node.id, now);
-        if (now - lastPrune >= PRUNE_MS) {
-          lastPrune = now;
-          lease.store.pruneInbox(now - dedupMs);
-        }
+        lease.store.pruneInbox(Date.now() - dedupMs);
       } catch (err) {
         node.warn(t('errors.store', { message: (err as Error).message }));
       }
-    }, HANDOFF_CHECK_MS);
+    }, PRUNE_MS);
     housekeeping.unref();
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       listening = false;
       RED.events.removeListener('flows:started', onFlowsStarted);
+      handoff.unregister(node.id, handoffReceiver);
       clearInterval(housekeeping);
       if (recoveryTimer) clearInterval(recoveryTimer);
       table.remove(path, handler);
@@ -295,6 +289,7 @@ export default function register(RED: NodeAPI): void {
     settings: {
       dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },
       dingtalkEventInDedupSeconds: { value: DEFAULTS.dedupSeconds, exportable: true },
+      dingtalkEventInHandoffSeconds: { value: DEFAULT_HANDOFF_SECONDS, exportable: true },
       // The editor is told httpNodeRoot "/" even when it is false; this lets the dialog warn.
       dingtalkEventInHttpDisabled: { value: settings.httpNodeRoot === false, exportable: true },
     },

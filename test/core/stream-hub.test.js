@@ -1,42 +1,60 @@
 'use strict';
-// The per-app Stream hub: what happens to an event stored while a deploy replaces the app's
-// stream-in nodes (no listener for a moment). It was acknowledged, so DingTalk will not send it again.
+// The per-app Stream hub: a stored event goes to the app's hand-off (emit), also when a deploy replaced
+// the app's stream-in nodes while it was being stored (it was acknowledged: DingTalk will not send it
+// again); send() gives each listener its own stamped copy, and says when nobody listens.
 require('should');
 const { StreamHub } = require('../../core/stream/hub');
 const { startFakeGateway, frame, until } = require('../support/fake-gateway');
 
 describe('core/stream hub', function () {
   let gateway;
-  let hub;
   beforeEach(async () => { gateway = await startFakeGateway({ dingapphub: 'hub-secret' }); });
   afterEach(async () => { await gateway.close(); });
 
-  it('an event stored while no node listens is held, and emitted to the nodes present once the flows start', async function () {
+  it('an event stored while no node listens still goes to the hand-off; send() without a listener says false', async function () {
     let release;
     const storing = new Promise((r) => { release = r; });
     let intakes = 0;
-    hub = new StreamHub({ clientId: 'dingapphub', clientSecret: 'hub-secret', apiUrl: gateway.url }, async () => {
+    const emitted = [];
+    const hub = new StreamHub({ clientId: 'dingapphub', clientSecret: 'hub-secret', apiUrl: gateway.url }, async () => {
       intakes += 1;
       await storing; // the store is slow to answer…
       return 'new';
-    });
+    }, (message) => emitted.push(message));
     const before = [];
-    const old = { onEvent: (m) => before.push(m), onState: () => {} };
+    let state = '';
+    const old = { onEvent: (m) => before.push(m), onState: (s) => { state = s.state; } };
     hub.add(old);
-    await until('connected', () => gateway.open('dingapphub').length === 1);
+    // 'connected' is reported once the client reads frames (the gateway's open alone is too early)
+    await until('connected', () => state === 'connected');
     gateway.send(gateway.current('dingapphub'), frame('user_add_org.json'));
     await until('storing', () => intakes === 1);
-    await hub.remove(old); // …and a deploy closes the stream-in node meanwhile
+    const closing = hub.remove(old); // …and a deploy closes the stream-in node meanwhile
     release();
-    await new Promise((r) => setTimeout(r, 50));
+    await closing;
+    await until('handed to emit', () => emitted.length === 1);
+    emitted[0].topic.should.equal('user_add_org');
     before.length.should.equal(0);
-    const after = [];
-    const replacement = { onEvent: (m) => after.push(m), onState: () => {} };
-    hub.add(replacement);
-    hub.flushHeld(); // the app node calls this on flows:started
-    after.map((m) => m.topic).should.eql(['user_add_org']);
-    hub.flushHeld();
-    after.length.should.equal(1); // once
-    await hub.remove(replacement);
+    hub.send(emitted[0]).should.be.false(); // nobody listens: the tracker keeps it for the next start
+  });
+
+  it('send() gives every listener its own copy, each through the stamp', async function () {
+    const hub = new StreamHub({ clientId: 'dingapphub', clientSecret: 'hub-secret', apiUrl: gateway.url }, async () => 'new', () => {});
+    const a = [];
+    const b = [];
+    const la = { onEvent: (m) => a.push(m), onState: () => {} };
+    const lb = { onEvent: (m) => b.push(m), onState: () => {} };
+    hub.add(la);
+    hub.add(lb);
+    let n = 0;
+    const message = { topic: 't', payload: { x: 1 }, dingtalk: { eventId: 'e1', eventType: 't', receivedAt: 1, source: 'stream' } };
+    hub.send(message, (m) => Object.assign(m, { _msgid: `m${++n}` })).should.be.true();
+    a.length.should.equal(1);
+    b.length.should.equal(1);
+    a[0].should.not.equal(b[0]);
+    [a[0]._msgid, b[0]._msgid].sort().should.eql(['m1', 'm2']);
+    b[0].payload.should.eql({ x: 1 });
+    await hub.remove(la);
+    await hub.remove(lb);
   });
 });

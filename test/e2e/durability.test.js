@@ -135,7 +135,7 @@ describe('durability (e2e, real Node-RED processes)', function () {
     twice.should.eql([]);
     endpoint.state.successes.size.should.equal(2000);
     beforeRestart.should.be.above(0);
-    red.output.should.match(/Emitting again \d+ events that were acknowledged before the restart/);
+    red.output.should.match(/Emitting again \d+ acknowledged events that had not finished in the flow/);
     await red.stop();
     await endpoint.close();
   });

@@ -16,6 +16,7 @@ const { APP, makePush } = require('../support/push');
 const { freshStore, callsOn, settle } = require('../support/runtime');
 
 helper.init(require.resolve('node-red'));
+const { withHooks } = require('../support/hooks');
 
 async function startReceiver(reply) {
   const requests = [];
@@ -54,7 +55,7 @@ async function loadHub(dispatches, { extra = [], credentials = {} } = {}) {
     ...dispatches.flatMap((d) => [{ id: `${d.id}-ok`, z: 'tab', type: 'helper' }, { id: `${d.id}-dead`, z: 'tab', type: 'helper' }]),
     ...extra,
   ];
-  await helper.load([appModule, (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, dispatchModule, switchModule], flow,
+  await helper.load([withHooks(appModule), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, dispatchModule, switchModule], flow,
     { app: { token: APP.token, aesKey: APP.aesKey }, ...credentials });
   server = http.createServer(httpNode);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));

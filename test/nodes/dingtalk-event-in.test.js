@@ -111,27 +111,35 @@ describe('dingtalk-event-in', function () {
   });
 
   describe('durable inbox', function () {
-    it('remembers events across a restart: a re-push is a duplicate, and unhanded events are emitted again', async function () {
-      await load(standardFlow(), standardCredentials());
+    it('remembers events across a restart: a re-push is a duplicate; an event still held in the flow is emitted again', async function () {
+      const flow = () => standardFlow({ extra: [{ id: 'hold', type: 'dingtalk-test-hold' }] }).map((n) => (n.id === 'in' ? { ...n, wires: [['out', 'hold']] } : n));
+      await load(flow(), standardCredentials());
       let out = collect();
-      const event = JSON.stringify({ EventType: 'user_add_org', eventId: 'persisted-1', userId: ['u1'] });
-      (await push(event)).status.should.equal(200);
+      const held = JSON.stringify({ EventType: 'user_add_org', eventId: 'persisted-1', userId: ['u1'] });
+      const finished = JSON.stringify({ EventType: 'user_add_org', eventId: 'finished-1', userId: ['u2'] });
+      (await push(held)).status.should.equal(200);
+      (await push(finished)).status.should.equal(200);
       await settle();
-      out.length.should.equal(1);
+      out.length.should.equal(2);
       should.not.exist(out[0].dingtalk.redelivered);
+      state.held.length.should.equal(2);
+      state.held.find((h) => h.msg.dingtalk.eventId === 'finished-1').done(); // persisted-1 never finishes
+      await settle(200); // the hand-off of finished-1 is written
       await unload(); // the runtime stops; the store file stays
-      await load(standardFlow(), standardCredentials(), { keepStore: true });
+      await load(flow(), standardCredentials(), { keepStore: true });
       out = collect();
       await settle(100);
-      // acknowledged but perhaps not yet handed to every dispatch node: emitted again, flagged
-      out.length.should.equal(1);
+      // acknowledged but not finished in the flow before the restart: emitted again, flagged; finished-1 is not
+      out.map((m) => m.dingtalk.eventId).should.eql(['persisted-1']);
       out[0].dingtalk.should.have.properties({ eventId: 'persisted-1', redelivered: true });
       out[0].payload.userId.should.eql(['u1']);
-      const again = await push(event);
-      again.status.should.equal(200);
-      openReply(again.json).should.equal('success');
+      for (const event of [held, finished]) {
+        const again = await push(event);
+        again.status.should.equal(200);
+        openReply(again.json).should.equal('success');
+      }
       await settle();
-      out.length.should.equal(1); // a duplicate, recognised from disk
+      out.length.should.equal(1); // duplicates, recognised from disk
     });
 
     it('answers 503 and does not acknowledge when the store cannot be opened', async function () {

@@ -14,6 +14,7 @@ const { freshStore, settle } = require('../support/runtime');
 const path = require('node:path');
 
 helper.init(require.resolve('node-red'));
+const { withHooks } = require('../support/hooks');
 const SECRET = 'recovery-app-secret-Do-Not-Log';
 
 describe('dingtalk-event-in recovery of missed pushes', function () {
@@ -33,7 +34,7 @@ describe('dingtalk-event-in recovery of missed pushes', function () {
     const storeFile = path.join(dir, 'hub.sqlite');
     helper.settings({ ...helper.settings(), dingtalkAppOapiUrl: fake.url, dingtalkAppApiUrl: fake.url });
     let httpNode;
-    await helper.load([appModule, (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }], [
+    await helper.load([withHooks(appModule), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }], [
       { id: 'tab', type: 'tab' },
       { id: 'app', type: 'dingtalk-app', appKey: APP.appKey, callbackStyle: 'event-subscription' },
       { id: 'in', z: 'tab', type: 'dingtalk-event-in', app: 'app', url: '/dt', recover: true, recoverInterval: 0.01, wires: [['out']] },

@@ -8,11 +8,23 @@ const eventInModule = require('../../nodes/dingtalk-event-in.js').default;
 const { APP } = require('./push');
 
 helper.init(require.resolve('node-red'));
+const { hooks } = require('./hooks');
 
 // The helper's RED._ returns the key; render parameters too, so status texts show their counts.
 const renderKey = (key, params) => (params && Object.keys(params).length ? `${key} ${JSON.stringify(params)}` : key);
 
-const state = { httpNode: null, httpAdmin: null, server: null, base: null };
+const state = { httpNode: null, httpAdmin: null, server: null, base: null, held: [] };
+
+/**
+ * 'dingtalk-test-hold': a node that takes `done` and calls it only when the test says so
+ * (state.held[i].done()), like a slow node in a real flow; its messages are in state.held.
+ */
+function holdModule(RED) {
+  RED.nodes.registerType('dingtalk-test-hold', function Hold(def) {
+    RED.nodes.createNode(this, def);
+    this.on('input', (msg, send, done) => state.held.push({ msg, done }));
+  });
+}
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -31,10 +43,13 @@ function freshStore() {
  */
 async function load(flow, credentials, { keepStore = false, withAdmin = false } = {}) {
   if (!keepStore) freshStore();
+  state.held = [];
   await helper.load(
     [
-      (RED) => { RED._ = renderKey; return appModule(RED); },
+      // The helper's RED has no hooks (Node-RED's has since 2.0): give it the runtime's own.
+      (RED) => { RED._ = renderKey; RED.hooks = hooks; return appModule(RED); },
       (RED) => { state.httpNode = RED.httpNode; state.httpAdmin = RED.httpAdmin; return eventInModule(RED); },
+      holdModule,
     ],
     flow,
     credentials,
@@ -99,4 +114,4 @@ function callsOn(node, method) {
 
 const settle = (ms = 50) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { freshStore, helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, serve };
+module.exports = { holdModule, freshStore, helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, serve };

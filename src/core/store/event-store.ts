@@ -76,17 +76,39 @@ const toDelivery = (r: DeliveryRow): Delivery => ({
   lastError: r.last_error,
 });
 
-const SCHEMA = `
+/**
+ * The inbox: `scope` is the app that received the event (the dingtalk-app node's id): event identity and
+ * de-duplication are per app, so two apps of one company that receive the same content each keep it.
+ * Rows written before scopes existed have scope '' and still count as duplicates for every app.
+ */
+const INBOX = `
 CREATE TABLE IF NOT EXISTS inbox (
   seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-  event_id    TEXT NOT NULL UNIQUE,
+  event_id    TEXT NOT NULL,
+  scope       TEXT NOT NULL DEFAULT '',
   receiver    TEXT NOT NULL,
   received_at INTEGER NOT NULL,
   handed      INTEGER NOT NULL DEFAULT 0,
-  message     TEXT NOT NULL
+  message     TEXT NOT NULL,
+  content_key TEXT
 );
+`;
+const INBOX_INDEXES = `
+CREATE UNIQUE INDEX IF NOT EXISTS inbox_event ON inbox (event_id, scope);
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (receiver, handed, seq);
 CREATE INDEX IF NOT EXISTS inbox_age ON inbox (received_at);
+CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key);
+`;
+/** Stores from before scopes (event_id unique across the store) are rebuilt once, rows kept, scope ''. */
+const INBOX_MIGRATION = `
+ALTER TABLE inbox RENAME TO inbox_unscoped;
+${INBOX}
+INSERT INTO inbox (seq, event_id, scope, receiver, received_at, handed, message, content_key)
+  SELECT seq, event_id, '', receiver, received_at, handed, message, content_key FROM inbox_unscoped;
+DROP TABLE inbox_unscoped;
+`;
+
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   subscriber  TEXT NOT NULL,
@@ -134,10 +156,7 @@ export class EventStore {
       this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
-      // Stores written before content keys existed get the column (and its index) added in place.
-      const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
-      if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
-      this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
+      this.migrateInbox();
       const walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
       this.walSync = walSync;
       this.commit = new GroupCommit((body, durable) => {
@@ -146,12 +165,13 @@ export class EventStore {
       });
       const db = this.db;
       this.statements = {
-        inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
+        inboxHas: db.prepare("SELECT 1 FROM inbox WHERE event_id = ? AND scope IN (?, '')").pluck(),
         inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
-        inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
-        inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0'),
+        inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, scope, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?, ?)'),
+        inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND scope = ? AND receiver = ? AND handed = 0'),
         inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
-        inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
+        inboxMessage: db.prepare('SELECT message FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0').pluck(),
+        inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE event_id = ? AND receiver = ? AND handed = 0'),
         inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
         outboxInsert: db.prepare(
           'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -179,23 +199,26 @@ export class EventStore {
   // --- inbox -------------------------------------------------------------------------------------
 
   /**
-   * Records a received event unless its id is already known. Resolves 'new' once the row is on disk
-   * (only then may DingTalk be told `success`), 'duplicate' when the event was seen before.
+   * Records an event `receiver` received for the app `scope` unless that app already has its id. Resolves
+   * 'new' once the row is on disk (only then may DingTalk be told `success`), 'duplicate' when the app
+   * saw the event before. `contentKey` (already scoped to the app) recognises the same event arriving
+   * another way.
    */
-  async accept(eventId: string, receiver: string, message: unknown, contentKey?: string): Promise<'new' | 'duplicate'> {
-    const pending = this.inFlight.get(eventId) ?? (contentKey !== undefined ? this.inFlight.get(contentKey) : undefined);
+  async accept(eventId: string, receiver: string, message: unknown, contentKey?: string, scope = ''): Promise<'new' | 'duplicate'> {
+    const flightKey = `${scope}\u0000${eventId}`;
+    const pending = this.inFlight.get(flightKey) ?? (contentKey !== undefined ? this.inFlight.get(contentKey) : undefined);
     if (pending) {
       await pending;
       return 'duplicate';
     }
-    if (this.statements.inboxHas.get(eventId)) return 'duplicate';
+    if (this.statements.inboxHas.get(eventId, scope)) return 'duplicate';
     // The same event reaching us another way (a live push and its failed-list entry) has the same key.
     if (contentKey !== undefined && this.statements.inboxHasKey.get(contentKey)) return 'duplicate';
     const text = JSON.stringify(message);
     const written = this.commit.write(() => {
-      this.statements.inboxInsert.run(eventId, receiver, this.now(), text, contentKey ?? null);
+      this.statements.inboxInsert.run(eventId, scope, receiver, this.now(), text, contentKey ?? null);
     });
-    this.inFlight.set(eventId, written);
+    this.inFlight.set(flightKey, written);
     if (contentKey !== undefined) this.inFlight.set(contentKey, written);
     try {
       await written;
@@ -203,13 +226,13 @@ export class EventStore {
       // Committed but not flushed (or not committed at all): not acknowledged, so DingTalk sends it again,
       // and that copy must not be taken for a duplicate of a row nobody was told about.
       try {
-        this.statements.inboxForget.run(eventId, receiver);
+        this.statements.inboxForget.run(eventId, scope, receiver);
       } catch {
         // the store is failing anyway; the caller answers "not stored"
       }
       throw err;
     } finally {
-      this.inFlight.delete(eventId);
+      this.inFlight.delete(flightKey);
       if (contentKey !== undefined) this.inFlight.delete(contentKey);
     }
     return 'new';
@@ -220,11 +243,21 @@ export class EventStore {
     return this.statements.inboxPending.all(receiver) as InboxRow[];
   }
 
-  /** Marks a receiver's events received up to `cutoff` as handed on; returns how many. */
-  markHanded(receiver: string, cutoff: number): number {
-    const changes = this.statements.inboxHand.run(receiver, cutoff).changes;
-    // Flushed (in the background) so that every queueing committed before it is on the disk too.
-    if (changes > 0) this.walSync?.sync().catch(() => undefined);
+  /** The stored message of a receiver's event that is not handed on yet (for emitting it again). */
+  pendingMessage(receiver: string, eventId: string): string | undefined {
+    return this.statements.inboxMessage.get(eventId, receiver) as string | undefined;
+  }
+
+  /**
+   * Marks events of a receiver as handed on: every message derived from them finished in the flow, so
+   * every dispatch node has committed its queueing before this write (it follows them in the WAL, so it
+   * cannot outlive them in a crash or a power cut). Not flushed on its own; resolves with how many rows changed.
+   */
+  async markHanded(receiver: string, eventIds: readonly string[]): Promise<number> {
+    let changes = 0;
+    await this.commit.write(() => {
+      for (const id of eventIds) changes += this.statements.inboxHand.run(id, receiver).changes;
+    }, RELAXED);
     return changes;
   }
 
@@ -316,6 +349,18 @@ export class EventStore {
   /** Forgets a subscriber's delivered rows last updated before `before`. */
   pruneDelivered(subscriber: string, before: number): number {
     return this.statements.pruneDelivered.run(subscriber, before).changes;
+  }
+
+  /** Rebuilds an inbox from before per-app scopes (event_id unique across the store), keeping its rows. */
+  private migrateInbox(): void {
+    const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
+    if (columns.length === 0) this.db.exec(INBOX);
+    else if (!columns.some((c) => c.name === 'scope')) {
+      if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
+      this.db.exec('DROP INDEX IF EXISTS inbox_pending; DROP INDEX IF EXISTS inbox_age; DROP INDEX IF EXISTS inbox_content;');
+      this.db.transaction(() => this.db.exec(INBOX_MIGRATION))();
+    }
+    this.db.exec(INBOX_INDEXES);
   }
 
   close(): void {

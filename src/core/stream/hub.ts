@@ -1,8 +1,9 @@
 /**
  * One Stream connection per app, shared by every `dingtalk-stream-in` node of that app. Each EVENT
  * frame goes through the durable intake first (the same inbox and de-duplication as HTTP pushes and
- * recovery); only a stored event is acknowledged SUCCESS and handed to the listeners, a duplicate is
- * acknowledged without being emitted, and a store failure is answered LATER so DingTalk sends it again.
+ * recovery); only a stored event is acknowledged SUCCESS and handed on (to `emit`, the app's hand-off,
+ * which sends it to the listeners through send()), a duplicate is acknowledged without being emitted,
+ * and a store failure is answered LATER so DingTalk sends it again.
  */
 import { contentKeyOf, describeEvent, isStreamFrame, streamData } from '../events';
 import type { EventIntake, ReceivedEvent } from '../receiver';
@@ -20,15 +21,15 @@ export class StreamHub {
   private readonly listeners = new Set<StreamListener>();
   private client: StreamClient | undefined;
   private lastState: StreamState = { state: 'stopped' };
-  /**
-   * Events stored while no node listened: a deploy replaced this app's stream-in nodes while an event
-   * was being stored. They were acknowledged, so a resend would be a duplicate: they wait for flushHeld().
-   */
-  private held: ReceivedEvent[] = [];
 
+  /**
+   * `emit` takes each stored event (the app's hand-off tracker, which calls send() once the flows run,
+   * and again for events whose messages were lost in a deploy); without it events go straight to send().
+   */
   constructor(
     private readonly options: Omit<StreamClientOptions, 'onEvent' | 'onState'>,
     private readonly intake: EventIntake,
+    private readonly emit: (message: ReceivedEvent) => void = (message) => void this.send(message),
   ) {}
 
   get size(): number {
@@ -55,17 +56,18 @@ export class StreamHub {
     }
   }
 
-  /** Emits the events held while no node listened (called once the flows have started again). */
-  flushHeld(): void {
-    if (this.listeners.size === 0 || this.held.length === 0) return;
-    const held = this.held;
-    this.held = [];
-    for (const message of held) for (const l of this.listeners) l.onEvent(message);
-  }
-
-  /** Hands already stored events (store/handoff pendingRedeliveries) to the listeners again. */
-  redeliver(messages: ReceivedEvent[]): void {
-    for (const message of messages) for (const l of this.listeners) l.onEvent(message);
+  /**
+   * Gives a stored event to every listener, each its own copy passed through `stamp` (the hand-off
+   * tracker's message id); false when no node listens (a deploy is replacing them).
+   */
+  send(message: ReceivedEvent, stamp: (m: ReceivedEvent) => ReceivedEvent = (m) => m): boolean {
+    if (this.listeners.size === 0) return false;
+    let first = true;
+    for (const l of this.listeners) {
+      l.onEvent(stamp(first ? message : (JSON.parse(JSON.stringify(message)) as ReceivedEvent)));
+      first = false;
+    }
+    return true;
   }
 
   private onState(state: StreamState): void {
@@ -91,10 +93,7 @@ export class StreamHub {
       throw err; // -> LATER
     }
     for (const l of this.listeners) l.onStore?.(undefined);
-    if (verdict === 'new') {
-      if (this.listeners.size === 0) this.held.push(message);
-      else for (const l of this.listeners) l.onEvent(message);
-    }
+    if (verdict === 'new') this.emit(message);
     return 'SUCCESS';
   }
 }

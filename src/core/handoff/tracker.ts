@@ -1,0 +1,471 @@
+/**
+ * End-to-end hand-off: an acknowledged event counts as handed on only when every message derived from it
+ * has finished in the flow, never after a fixed age. The runtime glue (nodes/handoff-hooks.ts) feeds
+ * this class from Node-RED's messaging hooks; it knows nothing of Node-RED itself:
+ *   - a receiver emits through emit(): each message gets a fresh `_msgid`, mapped to its event;
+ *   - sent(): a message left for a node (one per wire; the instance it will reach, or none when the
+ *     runtime has nowhere to deliver it, as while a deploy replaces that node: then it is lost);
+ *   - received() / returned() / completed(): it reached a node, the node's input handler returned
+ *     (which finishes it for nodes that take no `done`), the node called `done`;
+ *   - a dispatch node that could not queue it (done(err)) keeps the event pending: the message is
+ *     handed to that node again once the store takes writes again (one probe at a time, backing off);
+ *   - after each deploy (flowsStarted()) a message held by a node that no longer runs is lost; every
+ *     event with a lost message, and every stored event not handed on that nobody tracks (after a
+ *     restart), is emitted again by its receiver, flagged `redelivered`. Dispatch outboxes are keyed by
+ *     (subscriber, event), so emitting again never doubles a delivery.
+ * When the last message of an event finishes, the receiver's store marks it handed on (batched).
+ * A message held by one node longer than `stuckMs` counts as finished there (nodes that never call
+ * `done`), reported once per node.
+ */
+import type { ReceivedEvent } from '../receiver';
+
+/** What the tracker needs of a receiver's store (EventStore implements it). */
+export interface HandoffStore {
+  pendingInbox(receiver: string): { eventId: string; message: string }[];
+  pendingMessage(receiver: string, eventId: string): string | undefined;
+  markHanded(receiver: string, eventIds: readonly string[]): Promise<number>;
+}
+
+/** A receiver's way into the flow: `stamp` each message right before sending it. */
+export interface HandoffReceiver {
+  /** The receiver's durable inbox; undefined while it has none. */
+  store(): HandoffStore | undefined;
+  /** Sends the message on (stamped); false when it has nowhere to send it now (no node listening). */
+  emit(message: ReceivedEvent, stamp: (msg: ReceivedEvent) => ReceivedEvent): boolean;
+  /** Told how many of its events it has just emitted again. */
+  reemitted?(count: number): void;
+}
+
+export interface TrackerHost {
+  /** The running node with this id (undefined when none runs). */
+  liveNode(id: string): object | undefined;
+  newMsgId(): string;
+  now(): number;
+  /** Called when the tracker starts and stops having messages to follow (hooks on / off). */
+  watching(on: boolean): void;
+  /** A node held an event's message past the limit (reported once per node). */
+  stuck(nodeId: string, nodeType: string, seconds: number): void;
+  /** Marking events handed on failed (the store is failing); once per failing spell. */
+  markFailed(error: unknown): void;
+}
+
+export interface NodeRef {
+  id: string;
+  type: string;
+  instance: object;
+}
+
+interface Slot {
+  node: NodeRef;
+  /** Sent to the node, not yet received (the runtime delivers on the next turn of the event loop). */
+  transit: number;
+  /** Received, not yet finished. */
+  held: number;
+  since: number;
+}
+
+interface Failed {
+  node: NodeRef;
+  msg: ReceivedEvent;
+}
+
+interface Entry {
+  receiver: string;
+  eventId: string;
+  msgids: string[];
+  slots: Map<object, Slot>;
+  /** A message was dropped or held by a node that stopped: emit the event again once the flow runs. */
+  lost: boolean;
+  /** Messages a dispatch node could not queue: given to it again once the store takes writes. */
+  failed: Failed[];
+}
+
+export interface TrackerOptions {
+  /** A message held by one node longer than this counts as finished there. */
+  stuckMs: number;
+  settleDelayMs?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  sweepMs?: number;
+}
+
+/** How long a probe may take before the next one is tried anyway (its node may hang). */
+const PROBE_WATCHDOG_MS = 30_000;
+
+const entryKey = (receiver: string, eventId: string) => `${receiver}\u0000${eventId}`;
+
+export class HandoffTracker {
+  private readonly receivers = new Map<string, { receiver: HandoffReceiver; started: boolean }>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly byMsgId = new Map<string, Entry>();
+  /** Entries whose messages have all finished, waiting for their batched mark. */
+  private readonly settling = new Set<Entry>();
+  private settleTimer: NodeJS.Timeout | undefined;
+  private readonly settleDelayMs: number;
+  private markFailing = false;
+  private markBackoffMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepMs: number;
+  private readonly reportedStuck = new Set<string>();
+  private on = false;
+  /** Between flows:stopping and flows:started (and before the first start). */
+  private deploying = true;
+  /** The failed queueing handed to its dispatch node again, whose outcome decides the next wait. */
+  private probe: ReceivedEvent | undefined;
+
+  constructor(
+    private readonly host: TrackerHost,
+    private readonly options: TrackerOptions,
+  ) {
+    this.settleDelayMs = options.settleDelayMs ?? 50;
+    this.retryMinMs = options.retryMinMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.retryMs = this.retryMinMs;
+    this.sweepMs = options.sweepMs ?? 5000;
+  }
+
+  /** Events followed now (for tests and the status). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  // --- receivers ---------------------------------------------------------------------------------
+
+  /** A receiver (re)starts under `key`: it emits once the flows have started (flowsStarted). */
+  register(key: string, receiver: HandoffReceiver): void {
+    this.receivers.set(key, { receiver, started: false });
+  }
+
+  /** The receiver under `key` stops; its events stay followed and wait for the next one of that key. */
+  unregister(key: string, receiver: HandoffReceiver): void {
+    if (this.receivers.get(key)?.receiver === receiver) this.receivers.delete(key);
+  }
+
+  /**
+   * Emits a stored event through its receiver, followed until every message from it has finished.
+   * A receiver that is not running yet (a deploy is under way) emits it once the flows have started.
+   */
+  emit(key: string, message: ReceivedEvent): void {
+    const entry = this.entry(key, message.dingtalk.eventId);
+    const registered = this.receivers.get(key);
+    if (!registered?.started) {
+      entry.lost = true;
+      return;
+    }
+    this.send(entry, registered.receiver, message);
+  }
+
+  // --- what the runtime reports ------------------------------------------------------------------
+
+  /** The tracker's entry for a message id, if it follows that message (cheap: called for every message). */
+  follows(msgid: unknown): boolean {
+    return typeof msgid === 'string' && this.byMsgId.has(msgid);
+  }
+
+  /** A deploy is stopping nodes: until flowsStarted, a message with nowhere to go is lost, not dropped. */
+  flowsStopping(): void {
+    this.deploying = true;
+  }
+
+  sent(msgid: string, destination: NodeRef | undefined): void {
+    const entry = this.byMsgId.get(msgid);
+    if (!entry) return;
+    if (!destination) {
+      // No running node to deliver to. During a deploy that node is being replaced: the message is lost
+      // and the event is emitted again. Otherwise the wire leads nowhere (a disabled node): finished.
+      if (this.deploying) entry.lost = true;
+      return;
+    }
+    this.slot(entry, destination).transit += 1;
+  }
+
+  received(msgid: string, node: NodeRef): void {
+    const entry = this.byMsgId.get(msgid);
+    if (!entry) return;
+    const slot = this.slot(entry, node);
+    // Messages handed straight to a node (catch, complete, link in) were never "sent".
+    if (slot.transit > 0) slot.transit -= 1;
+    slot.held += 1;
+    slot.since = this.host.now();
+  }
+
+  /** The node's input handler returned; `completes` is false for nodes that never call `done`. */
+  returned(msgid: string, node: NodeRef, completes: boolean): void {
+    if (!completes) this.completed(msgid, node, undefined, false);
+  }
+
+  /** The node called done(err?). `dispatch` marks the hub's dispatch nodes, whose errors mean "not queued". */
+  completed(msgid: string, node: NodeRef, error: unknown, dispatch: boolean, msg?: ReceivedEvent): void {
+    const entry = this.byMsgId.get(msgid);
+    if (!entry) return;
+    const slot = entry.slots.get(node.instance);
+    if (slot && slot.held > 0) slot.held -= 1;
+    const failed = error !== undefined && error !== null && dispatch && msg !== undefined;
+    if (failed) entry.failed.push({ node, msg });
+    if (msg !== undefined && msg === this.probe) this.probed(!failed);
+    else if (failed) this.scheduleRetry();
+    this.check(entry);
+  }
+
+  /**
+   * The flows (re)started after a deploy or at start-up: messages held by nodes that no longer run are
+   * lost; receivers that start now pick up their stored events nobody follows; every event with a lost
+   * message is emitted again.
+   */
+  flowsStarted(): void {
+    this.deploying = false;
+    for (const entry of this.entries.values()) {
+      for (const [instance, slot] of entry.slots) {
+        if (slot.transit + slot.held === 0) entry.slots.delete(instance);
+        else if (this.host.liveNode(slot.node.id) !== instance) {
+          entry.slots.delete(instance);
+          entry.lost = true;
+        }
+      }
+      entry.failed = entry.failed.filter((f) => {
+        if (this.host.liveNode(f.node.id) === f.node.instance) return true;
+        entry.lost = true;
+        return false;
+      });
+    }
+    for (const [key, registered] of this.receivers) {
+      if (registered.started) continue;
+      registered.started = true;
+      const store = registered.receiver.store();
+      let rows: { eventId: string }[] = [];
+      try {
+        rows = store ? store.pendingInbox(key) : [];
+      } catch (err) {
+        this.host.markFailed(err);
+      }
+      for (const row of rows) {
+        if (!this.entries.has(entryKey(key, row.eventId))) this.entry(key, row.eventId).lost = true;
+      }
+    }
+    // A receiver deleted by this deploy: its stored rows stay for a receiver of that key to pick up.
+    for (const entry of [...this.entries.values()]) if (!this.receivers.has(entry.receiver)) this.forget(entry);
+    this.emitLost();
+  }
+
+  /** Stops every timer (the runtime is going away); entries are kept for a later start. */
+  stop(): void {
+    for (const timer of [this.settleTimer, this.retryTimer, this.sweepTimer]) if (timer) clearTimeout(timer);
+    this.settleTimer = this.retryTimer = this.sweepTimer = undefined;
+  }
+
+  // --- internals -----------------------------------------------------------------------------------
+
+  private entry(receiver: string, eventId: string): Entry {
+    const key = entryKey(receiver, eventId);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { receiver, eventId, msgids: [], slots: new Map(), lost: false, failed: [] };
+      this.entries.set(key, entry);
+      this.watch();
+    }
+    this.settling.delete(entry);
+    return entry;
+  }
+
+  private slot(entry: Entry, node: NodeRef): Slot {
+    let slot = entry.slots.get(node.instance);
+    if (!slot) {
+      slot = { node, transit: 0, held: 0, since: this.host.now() };
+      entry.slots.set(node.instance, slot);
+    }
+    return slot;
+  }
+
+  private send(entry: Entry, receiver: HandoffReceiver, message: ReceivedEvent): boolean {
+    entry.lost = false;
+    const sent = receiver.emit(message, (msg) => {
+      const msgid = this.host.newMsgId();
+      (msg as ReceivedEvent & { _msgid?: string })._msgid = msgid;
+      entry.msgids.push(msgid);
+      this.byMsgId.set(msgid, entry);
+      return msg;
+    });
+    if (!sent) entry.lost = true;
+    this.check(entry);
+    return sent;
+  }
+
+  private emitLost(): void {
+    const counts = new Map<string, number>();
+    for (const entry of [...this.entries.values()]) {
+      if (!entry.lost) continue;
+      const registered = this.receivers.get(entry.receiver);
+      if (!registered?.started) continue; // waits for a receiver of its key
+      const store = registered.receiver.store();
+      let text: string | undefined;
+      try {
+        text = store?.pendingMessage(entry.receiver, entry.eventId);
+      } catch (err) {
+        this.host.markFailed(err);
+        continue;
+      }
+      if (text === undefined) {
+        // Handed on already, or not in this store: nothing to emit.
+        if (store) this.forget(entry);
+        continue;
+      }
+      const message = JSON.parse(text) as ReceivedEvent;
+      message.dingtalk.redelivered = true;
+      if (!this.send(entry, registered.receiver, message)) continue;
+      counts.set(entry.receiver, (counts.get(entry.receiver) ?? 0) + 1);
+    }
+    for (const [receiver, count] of counts) this.receivers.get(receiver)?.receiver.reemitted?.(count);
+  }
+
+  private pendingCount(entry: Entry): number {
+    let n = 0;
+    for (const slot of entry.slots.values()) n += slot.transit + slot.held;
+    return n;
+  }
+
+  /** An entry whose messages have all finished is marked handed on after a short delay (batched). */
+  private check(entry: Entry): void {
+    if (entry.lost || entry.failed.length > 0 || this.pendingCount(entry) > 0) {
+      this.settling.delete(entry);
+      return;
+    }
+    this.settling.add(entry);
+    if (!this.settleTimer) {
+      this.settleTimer = setTimeout(() => void this.settle(), this.settleDelayMs + this.markBackoffMs);
+      this.settleTimer.unref?.();
+    }
+  }
+
+  private async settle(): Promise<void> {
+    this.settleTimer = undefined;
+    const byReceiver = new Map<string, Entry[]>();
+    for (const entry of this.settling) {
+      // Still finished? A node may have sent the message on after calling done.
+      if (entry.lost || entry.failed.length > 0 || this.pendingCount(entry) > 0) continue;
+      const list = byReceiver.get(entry.receiver) ?? [];
+      list.push(entry);
+      byReceiver.set(entry.receiver, list);
+    }
+    this.settling.clear();
+    for (const [receiver, list] of byReceiver) {
+      const store = this.receivers.get(receiver)?.receiver.store();
+      if (!store) {
+        for (const entry of list) this.settling.add(entry); // no store right now (a deploy): later
+        continue;
+      }
+      try {
+        await store.markHanded(receiver, list.map((e) => e.eventId));
+        for (const entry of list) if (this.pendingCount(entry) === 0 && !entry.lost && entry.failed.length === 0) this.forget(entry);
+        this.markFailing = false;
+        this.markBackoffMs = 0;
+      } catch (err) {
+        // Not marked: the events stay pending in the store, so at worst they are emitted again after a restart.
+        if (!this.markFailing) this.host.markFailed(err);
+        this.markFailing = true;
+        this.markBackoffMs = Math.min(this.retryMaxMs, Math.max(this.retryMinMs, this.markBackoffMs * 2));
+        for (const entry of list) this.settling.add(entry);
+      }
+    }
+    if (this.settling.size > 0 && !this.settleTimer) {
+      this.settleTimer = setTimeout(() => void this.settle(), this.settleDelayMs + this.markBackoffMs);
+      this.settleTimer.unref?.();
+    }
+  }
+
+  private forget(entry: Entry): void {
+    this.entries.delete(entryKey(entry.receiver, entry.eventId));
+    for (const msgid of entry.msgids) this.byMsgId.delete(msgid);
+    this.settling.delete(entry);
+    if (this.entries.size === 0) this.unwatch();
+  }
+
+  /** Failed queueings: one probe at a time, backing off while the store refuses writes. */
+  private scheduleRetry(delayMs = this.retryMs): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => this.retry(), delayMs);
+    this.retryTimer.unref?.();
+  }
+
+  private retry(): void {
+    this.retryTimer = undefined;
+    this.probe = undefined; // a probe that never finished (its node hung) does not block the others
+    const entry = [...this.entries.values()].find((e) => e.failed.length > 0);
+    if (!entry) {
+      this.retryMs = this.retryMinMs;
+      return;
+    }
+    const { node, msg } = entry.failed.shift() as Failed;
+    if (this.host.liveNode(node.id) !== node.instance) {
+      entry.lost = true; // that dispatch node was replaced: the next flowsStarted emits the event again
+      this.check(entry);
+      this.scheduleRetry(0);
+      return;
+    }
+    msg.dingtalk.redelivered = true;
+    this.probe = msg;
+    this.scheduleRetry(PROBE_WATCHDOG_MS); // completed() reschedules as soon as the probe has an outcome
+    (node.instance as { receive(msg: unknown): void }).receive(msg);
+  }
+
+  /** The probe finished: on success the rest follow at once, on failure the next try backs off. */
+  private probed(ok: boolean): void {
+    this.probe = undefined;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retryMs = ok ? 0 : Math.min(this.retryMaxMs, Math.max(this.retryMinMs, this.retryMs * 2));
+    if (this.failedCount() > 0) this.scheduleRetry();
+    else this.retryMs = this.retryMinMs;
+  }
+
+  private failedCount(): number {
+    let n = 0;
+    for (const entry of this.entries.values()) n += entry.failed.length;
+    return n;
+  }
+
+  private watch(): void {
+    // Asked on every new entry, not only on the first: the runtime may have cleared its hooks meanwhile.
+    this.host.watching(true);
+    if (this.on) return;
+    this.on = true;
+    if (!this.sweepTimer) {
+      this.sweepTimer = setInterval(() => this.sweep(), this.sweepMs);
+      this.sweepTimer.unref?.();
+    }
+  }
+
+  private unwatch(): void {
+    if (!this.on) return;
+    this.on = false;
+    this.host.watching(false);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /**
+   * Messages held past the limit count as finished where they are; reported once per node. Lost events
+   * that could not be emitted again at the last start (the store failed then, no stream-in node listened)
+   * are tried again here, outside deploys.
+   */
+  private sweep(): void {
+    if (!this.deploying && [...this.entries.values()].some((e) => e.lost)) this.emitLost();
+    const now = this.host.now();
+    for (const entry of [...this.entries.values()]) {
+      let changed = false;
+      for (const [instance, slot] of entry.slots) {
+        if (slot.transit + slot.held === 0 || now - slot.since < this.options.stuckMs) continue;
+        entry.slots.delete(instance);
+        changed = true;
+        if (!this.reportedStuck.has(slot.node.id)) {
+          this.reportedStuck.add(slot.node.id);
+          this.host.stuck(slot.node.id, slot.node.type, Math.round(this.options.stuckMs / 1000));
+        }
+      }
+      if (changed) this.check(entry);
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The runtime's one hand-off tracker (core/handoff/tracker), fed by Node-RED's messaging hooks.
+ * The hooks are added only while an acknowledged event has messages in the flow and removed when the
+ * last one has finished, so a runtime whose DingTalk events are all handed on pays nothing for them;
+ * while they are on, every message costs one Map lookup of its `_msgid` in each hook.
+ */
+import type { NodeAPI } from 'node-red';
+import { HandoffTracker, type NodeRef } from '../core/handoff/tracker';
+
+/** A message held this long by one node counts as finished there (nodes that never call `done`). */
+export const DEFAULT_HANDOFF_SECONDS = 600;
+
+const LABEL = 'dingtalkHandoff';
+const HOOKS = ['onSend', 'onReceive', 'postReceive', 'onComplete'] as const;
+
+type AnyNode = {
+  id: string;
+  type: string;
+  _flow?: { getNode(id: string): unknown };
+  _expectedDoneCount?: number;
+  _inputCallback?: ((...args: unknown[]) => void) | null;
+  _inputCallbacks?: ((...args: unknown[]) => void)[] | null;
+  receive(msg: unknown): void;
+};
+type Msg = { _msgid?: string };
+type SendEvent = { msg: Msg; source: { id: string; node?: AnyNode }; destination: { id: string; node?: AnyNode } };
+type ReceiveEvent = { msg: Msg; destination: { id: string; node: AnyNode } };
+type CompleteEvent = { msg: Msg; error?: unknown; node: { id: string; node: AnyNode } };
+type Hooks = { add(id: string, fn: (event: never) => void): void; remove(id: string): void; has(id: string): boolean };
+
+const trackers = new WeakMap<object, HandoffTracker>();
+
+const ref = (node: AnyNode): NodeRef => ({ id: node.id, type: node.type, instance: node });
+
+/**
+ * Whether a node reports `done` for each message. Node-RED counts the input handlers that take a third
+ * argument (`_expectedDoneCount`, 4.x); a node without one finishes with a message when its handler returns.
+ */
+function callsDone(node: AnyNode): boolean {
+  if (typeof node._expectedDoneCount === 'number') return node._expectedDoneCount > 0;
+  if (node._inputCallback) return node._inputCallback.length >= 3;
+  return (node._inputCallbacks ?? []).some((cb) => cb.length >= 3);
+}
+
+function positive(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+export function handoffTracker(RED: NodeAPI): HandoffTracker {
+  const key = RED.events as unknown as object;
+  const existing = trackers.get(key);
+  if (existing) return existing;
+  // Node-RED has given nodes RED.hooks since 2.0; a runtime without it (some test harnesses) cannot see
+  // messages finish, so there every event counts as handed on once emitted.
+  const hooks = (RED as unknown as { hooks?: Hooks }).hooks;
+  const settings = RED.settings as unknown as { dingtalkEventInHandoffSeconds?: number };
+  const live = (id: string) => (RED.nodes.getNode(id) as unknown as object | null) ?? undefined;
+
+  // Where the runtime will deliver a sent message: the sender's flow resolves the wire, as Flow.send does.
+  const destination = (event: SendEvent): NodeRef | undefined => {
+    const flow = event.source.node?._flow;
+    const node = (flow ? flow.getNode(event.destination.id) : live(event.destination.id)) as AnyNode | undefined;
+    return node && typeof node === 'object' ? ref(node) : undefined;
+  };
+  const handlers = {
+    onSend: (events: SendEvent[]) => {
+      for (const event of events) {
+        const id = event.msg?._msgid;
+        if (tracker.follows(id)) tracker.sent(id as string, destination(event));
+      }
+    },
+    onReceive: (event: ReceiveEvent) => {
+      const id = event.msg?._msgid;
+      if (tracker.follows(id)) tracker.received(id as string, ref(event.destination.node));
+    },
+    postReceive: (event: ReceiveEvent) => {
+      const id = event.msg?._msgid;
+      if (tracker.follows(id)) tracker.returned(id as string, ref(event.destination.node), callsDone(event.destination.node));
+    },
+    onComplete: (event: CompleteEvent) => {
+      const id = event.msg?._msgid;
+      if (!tracker.follows(id)) return;
+      const node = event.node.node;
+      tracker.completed(id as string, ref(node), event.error, node.type === 'dingtalk-dispatch', event.msg as never);
+    },
+  };
+
+  const tracker = new HandoffTracker(
+    {
+      liveNode: live,
+      newMsgId: () => RED.util.generateId(),
+      now: Date.now,
+      watching(on) {
+        if (!hooks) return;
+        for (const hook of HOOKS) {
+          const id = `${hook}.${LABEL}`;
+          if (on && !hooks.has(id)) hooks.add(id, handlers[hook] as (event: never) => void);
+          else if (!on && hooks.has(id)) hooks.remove(id);
+        }
+      },
+      stuck(nodeId, nodeType, seconds) {
+        RED.log.warn(RED._('dingtalk-event-in.errors.handoff-stuck', { node: nodeId, type: nodeType, seconds }));
+      },
+      markFailed(error) {
+        RED.log.warn(RED._('dingtalk-event-in.errors.handoff-store', { message: (error as Error)?.message ?? String(error) }));
+      },
+    },
+    { stuckMs: positive(settings.dingtalkEventInHandoffSeconds, DEFAULT_HANDOFF_SECONDS) * 1000 },
+  );
+  // One pair of listeners for the whole runtime, whatever the number of receivers.
+  RED.events.on('flows:stopping', () => tracker.flowsStopping());
+  RED.events.on('flows:started', () => tracker.flowsStarted());
+  trackers.set(key, tracker);
+  return tracker;
+}

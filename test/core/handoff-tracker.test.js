@@ -1,0 +1,252 @@
+'use strict';
+// The hand-off tracker without Node-RED: a fake runtime reports sends, receives and completions the way
+// the messaging hooks do, and a fake store records what is marked handed on.
+require('should');
+const { HandoffTracker } = require('../../core/handoff/tracker');
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, ms = 2000) {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await tick(1);
+  }
+}
+
+function world({ stuckMs = 60000 } = {}) {
+  const live = new Map(); // node id -> running instance
+  const log = { stuck: [], markFailed: [], watching: [] };
+  let clock = 1000;
+  let ids = 0;
+  const host = {
+    liveNode: (id) => live.get(id),
+    newMsgId: () => `m${++ids}`,
+    now: () => clock,
+    watching: (on) => log.watching.push(on),
+    stuck: (id, type, seconds) => log.stuck.push([id, type, seconds]),
+    markFailed: (err) => log.markFailed.push(err.message),
+  };
+  const tracker = new HandoffTracker(host, { stuckMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
+  const rows = new Map(); // eventId -> { message, handed }
+  let failMark = false;
+  const store = {
+    pendingInbox: () => [...rows].filter(([, r]) => !r.handed).map(([eventId, r]) => ({ eventId, message: r.message })),
+    pendingMessage: (_receiver, eventId) => (rows.get(eventId) && !rows.get(eventId).handed ? rows.get(eventId).message : undefined),
+    markHanded: async (_receiver, list) => {
+      if (failMark) throw new Error('disk full');
+      for (const id of list) rows.get(id).handed = true;
+      return list.length;
+    },
+  };
+  const sent = []; // messages the receiver emitted
+  const receiver = { store: () => store, emit: (m, stamp) => { sent.push(stamp(m)); return true; }, reemitted: (n) => { receiver.reemittedCount = n; } };
+  const node = (id, type = 'function') => {
+    const n = { id, type, received: [], receive(msg) { n.received.push(msg); } };
+    live.set(id, n);
+    return { id, type, instance: n };
+  };
+  const accept = (eventId) => {
+    const message = { topic: 't', payload: { n: eventId }, dingtalk: { eventId, eventType: 't', receivedAt: 1, source: 'http' } };
+    rows.set(eventId, { message: JSON.stringify(message), handed: false });
+    return message;
+  };
+  return {
+    tracker, live, log, rows, sent, receiver, node, accept,
+    advance: (ms) => { clock += ms; },
+    failMarks: (on) => { failMark = on; },
+  };
+}
+
+describe('core/handoff tracker', function () {
+  it('marks an event handed on only once every message derived from it has finished', async function () {
+    const w = world();
+    const a = w.node('a');
+    const b = w.node('b', 'dingtalk-dispatch');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('e1'));
+    const id = w.sent[0]._msgid;
+    w.tracker.sent(id, a);
+    w.tracker.sent(id, b); // two wires
+    w.tracker.received(id, a);
+    w.tracker.completed(id, a, undefined, false, w.sent[0]);
+    await tick(10);
+    w.rows.get('e1').handed.should.be.false(); // b has not finished
+    w.tracker.received(id, b);
+    w.tracker.sent(id, a); // b passed it on before calling done
+    w.tracker.completed(id, b, undefined, true, w.sent[0]);
+    await tick(10);
+    w.rows.get('e1').handed.should.be.false(); // it is on its way to a again
+    w.tracker.received(id, a);
+    w.tracker.returned(id, a, true); // a takes done: returning is not finishing
+    await tick(10);
+    w.rows.get('e1').handed.should.be.false();
+    w.tracker.completed(id, a, undefined, false, w.sent[0]);
+    await tick(10);
+    w.rows.get('e1').handed.should.be.true();
+    w.tracker.size.should.equal(0);
+    w.log.watching.should.eql([true, false]); // hooks on while followed, off after
+  });
+
+  it('a node that takes no done finishes with a message when its handler returns', async function () {
+    const w = world();
+    const legacy = w.node('legacy');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('e1'));
+    const id = w.sent[0]._msgid;
+    w.tracker.sent(id, legacy);
+    w.tracker.received(id, legacy);
+    w.tracker.returned(id, legacy, false);
+    await tick(10);
+    w.rows.get('e1').handed.should.be.true();
+  });
+
+  it('emits again what a deploy lost: held by a replaced node, or sent while its node was being replaced', async function () {
+    const w = world();
+    const a = w.node('a');
+    const keep = w.node('keep');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('held-by-replaced'));
+    w.tracker.emit('in1', w.accept('sent-mid-deploy'));
+    w.tracker.emit('in1', w.accept('held-by-kept'));
+    const [m1, m2, m3] = w.sent.map((m) => m._msgid);
+    w.tracker.sent(m1, a);
+    w.tracker.received(m1, a);
+    w.tracker.sent(m3, keep);
+    w.tracker.received(m3, keep);
+    w.tracker.flowsStopping(); // "Modified Nodes" deploy of a
+    w.tracker.sent(m2, undefined); // the runtime has no running a: dropped
+    w.node('a'); // the new instance of a
+    w.tracker.flowsStarted();
+    const again = w.sent.slice(3);
+    again.map((m) => m.dingtalk.eventId).sort().should.eql(['held-by-replaced', 'sent-mid-deploy']);
+    again.every((m) => m.dingtalk.redelivered === true).should.be.true();
+    w.receiver.reemittedCount.should.equal(2);
+    const a2 = { id: 'a', type: 'function', instance: w.live.get('a') };
+    for (const m of again) {
+      w.tracker.sent(m._msgid, a2);
+      w.tracker.received(m._msgid, a2);
+    }
+    // the old instance finishing late changes nothing for the new copies
+    w.tracker.completed(m1, a, undefined, false, w.sent[0]);
+    await tick(10);
+    w.rows.get('held-by-replaced').handed.should.be.false();
+    w.rows.get('held-by-kept').handed.should.be.false(); // still held by a node that kept running
+    w.tracker.completed(m3, keep, undefined, false, w.sent[2]);
+    for (const m of again) w.tracker.completed(m._msgid, a2, undefined, false, m);
+    await until('all handed on', () => [...w.rows.values()].every((r) => r.handed));
+  });
+
+  it('a wire to a node that does not run outside a deploy (a disabled node) leads nowhere: finished', async function () {
+    const w = world();
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('e1'));
+    w.tracker.sent(w.sent[0]._msgid, undefined);
+    await tick(10);
+    w.rows.get('e1').handed.should.be.true();
+  });
+
+  it('after a restart, stored events nobody follows are emitted once the receiver starts; before that they wait', async function () {
+    const w = world();
+    w.accept('old-1');
+    w.accept('old-2');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.emit('in1', w.accept('early')); // pushed before the flows started
+    w.sent.length.should.equal(0);
+    w.tracker.flowsStarted();
+    w.sent.map((m) => m.dingtalk.eventId).sort().should.eql(['early', 'old-1', 'old-2']);
+    w.sent.every((m) => m.dingtalk.redelivered).should.be.true();
+    await tick(10); // no wires: each finished at once
+    [...w.rows.values()].every((r) => r.handed).should.be.true();
+    w.tracker.flowsStarted(); // a later deploy emits nothing more
+    w.sent.length.should.equal(3);
+  });
+
+  it('a dispatch node that could not queue an event gets it again once the store takes writes; backs off meanwhile', async function () {
+    const w = world();
+    const d = w.node('d', 'dingtalk-dispatch');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    for (const id of ['e1', 'e2']) w.tracker.emit('in1', w.accept(id));
+    for (const m of w.sent) {
+      w.tracker.sent(m._msgid, d);
+      w.tracker.received(m._msgid, d);
+      w.tracker.completed(m._msgid, d, new Error('database or disk is full'), true, m);
+    }
+    await until('a probe', () => d.instance.received.length === 1);
+    const probe = d.instance.received[0];
+    probe.dingtalk.redelivered.should.be.true();
+    await tick(20);
+    d.instance.received.length.should.equal(1); // one probe at a time: the next waits for its outcome
+    w.rows.get('e1').handed.should.be.false();
+    w.tracker.received(probe._msgid, d);
+    const failedAt = Date.now();
+    w.tracker.completed(probe._msgid, d, new Error('still full'), true, probe);
+    await until('the next probe', () => d.instance.received.length === 2);
+    (Date.now() - failedAt).should.be.aboveOrEqual(9); // backed off: 5 ms, then 10 ms
+    const second = d.instance.received[1];
+    w.tracker.received(second._msgid, d);
+    w.tracker.completed(second._msgid, d, undefined, true, second); // the disk has room again
+    await until('the rest at once', () => d.instance.received.length === 3);
+    const third = d.instance.received[2];
+    w.tracker.received(third._msgid, d);
+    w.tracker.completed(third._msgid, d, undefined, true, third);
+    await until('both handed on', () => w.rows.get('e1').handed && w.rows.get('e2').handed);
+  });
+
+  it('a message held past the limit counts as finished there, reported once per node', async function () {
+    const w = world({ stuckMs: 1000 });
+    const silent = w.node('silent', 'third-party');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    for (const id of ['e1', 'e2']) {
+      w.tracker.emit('in1', w.accept(id));
+      const m = w.sent[w.sent.length - 1];
+      w.tracker.sent(m._msgid, silent);
+      w.tracker.received(m._msgid, silent);
+    }
+    await tick(30);
+    w.rows.get('e1').handed.should.be.false();
+    w.advance(1001);
+    await tick(30);
+    w.rows.get('e1').handed.should.be.true();
+    w.rows.get('e2').handed.should.be.true();
+    w.log.stuck.should.eql([['silent', 'third-party', 1]]);
+  });
+
+  it('a failing mark is reported once and retried; the events stay pending meanwhile', async function () {
+    const w = world();
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.failMarks(true);
+    w.tracker.emit('in1', w.accept('e1'));
+    w.tracker.emit('in1', w.accept('e2'));
+    await tick(30);
+    w.log.markFailed.should.eql(['disk full']);
+    w.rows.get('e1').handed.should.be.false();
+    w.failMarks(false);
+    await tick(60);
+    w.rows.get('e1').handed.should.be.true();
+    w.rows.get('e2').handed.should.be.true();
+  });
+
+  it('events of different receivers with the same id are followed apart', async function () {
+    const w = world();
+    const a = w.node('a');
+    const other = { store: w.receiver.store, emit: (m, stamp) => { w.sent.push(stamp(m)); return true; } };
+    w.tracker.register('in1', w.receiver);
+    w.tracker.register('in2', other);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('same'));
+    w.tracker.emit('in2', JSON.parse(w.rows.get('same').message));
+    w.sent.length.should.equal(2);
+    w.sent[0]._msgid.should.not.equal(w.sent[1]._msgid);
+    w.tracker.size.should.equal(2);
+    w.tracker.sent(w.sent[0]._msgid, a);
+    await tick(10);
+    w.tracker.size.should.equal(1); // in2's copy had no wire: finished; in1's is still at a
+  });
+});
