@@ -28,7 +28,8 @@ type ReceiveEvent = { msg: Msg; destination: { id: string; node: AnyNode } };
 type CompleteEvent = { msg: Msg; error?: unknown; node: { id: string; node: AnyNode } };
 type Hooks = { add(id: string, fn: (event: never) => void): void; remove(id: string): void; has(id: string): boolean };
 
-const trackers = new WeakMap<object, HandoffTracker>();
+/** One tracker per runtime, and the runtime's newest node API (a test harness may hand out several). */
+const trackers = new WeakMap<object, { tracker: HandoffTracker; red: NodeAPI }>();
 
 const ref = (node: AnyNode): NodeRef => ({ id: node.id, type: node.type, instance: node });
 
@@ -49,12 +50,17 @@ function positive(value: unknown, fallback: number): number {
 export function handoffTracker(RED: NodeAPI): HandoffTracker {
   const key = RED.events as unknown as object;
   const existing = trackers.get(key);
-  if (existing) return existing;
+  if (existing) {
+    existing.red = RED;
+    return existing.tracker;
+  }
+  const state = { tracker: undefined as unknown as HandoffTracker, red: RED };
   // Node-RED has given nodes RED.hooks since 2.0; a runtime without it (some test harnesses) cannot see
   // messages finish, so there every event counts as handed on once emitted.
-  const hooks = (RED as unknown as { hooks?: Hooks }).hooks;
-  const settings = RED.settings as unknown as { dingtalkEventInHandoffSeconds?: number };
-  const live = (id: string) => (RED.nodes.getNode(id) as unknown as object | null) ?? undefined;
+  const hooks = () => (state.red as unknown as { hooks?: Hooks }).hooks;
+  const stuckMs = () =>
+    positive((state.red.settings as unknown as { dingtalkEventInHandoffSeconds?: number }).dingtalkEventInHandoffSeconds, DEFAULT_HANDOFF_SECONDS) * 1000;
+  const live = (id: string) => (state.red.nodes.getNode(id) as unknown as object | null) ?? undefined;
 
   // Where the runtime will deliver a sent message: the sender's flow resolves the wire, as Flow.send does.
   const destination = (event: SendEvent): NodeRef | undefined => {
@@ -88,28 +94,30 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
   const tracker = new HandoffTracker(
     {
       liveNode: live,
-      newMsgId: () => RED.util.generateId(),
+      newMsgId: () => state.red.util.generateId(),
       now: Date.now,
       watching(on) {
-        if (!hooks) return;
+        const runtimeHooks = hooks();
+        if (!runtimeHooks) return;
         for (const hook of HOOKS) {
           const id = `${hook}.${LABEL}`;
-          if (on && !hooks.has(id)) hooks.add(id, handlers[hook] as (event: never) => void);
-          else if (!on && hooks.has(id)) hooks.remove(id);
+          if (on && !runtimeHooks.has(id)) runtimeHooks.add(id, handlers[hook] as (event: never) => void);
+          else if (!on && runtimeHooks.has(id)) runtimeHooks.remove(id);
         }
       },
       stuck(nodeId, nodeType, seconds) {
-        RED.log.warn(RED._('dingtalk-event-in.errors.handoff-stuck', { node: nodeId, type: nodeType, seconds }));
+        state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-stuck', { node: nodeId, type: nodeType, seconds }));
       },
       markFailed(error) {
-        RED.log.warn(RED._('dingtalk-event-in.errors.handoff-store', { message: (error as Error)?.message ?? String(error) }));
+        state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-store', { message: (error as Error)?.message ?? String(error) }));
       },
     },
-    { stuckMs: positive(settings.dingtalkEventInHandoffSeconds, DEFAULT_HANDOFF_SECONDS) * 1000 },
+    { stuckMs },
   );
   // One pair of listeners for the whole runtime, whatever the number of receivers.
   RED.events.on('flows:stopping', () => tracker.flowsStopping());
   RED.events.on('flows:started', () => tracker.flowsStarted());
-  trackers.set(key, tracker);
+  state.tracker = tracker;
+  trackers.set(key, state);
   return tracker;
 }

@@ -26,7 +26,7 @@ function world({ stuckMs = 60000 } = {}) {
     stuck: (id, type, seconds) => log.stuck.push([id, type, seconds]),
     markFailed: (err) => log.markFailed.push(err.message),
   };
-  const tracker = new HandoffTracker(host, { stuckMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
+  const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
   const rows = new Map(); // eventId -> { message, handed }
   let failMark = false;
   const store = {

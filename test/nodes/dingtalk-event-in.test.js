@@ -5,6 +5,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { APP, makePush, openReply } = require('../support/push');
 const { eventFixtures } = require('../support/shared');
+const { until } = require('../support/fake-gateway');
 const {
   helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, freshStore,
 } = require('../support/runtime');
@@ -140,6 +141,29 @@ describe('dingtalk-event-in', function () {
       }
       await settle();
       out.length.should.equal(1); // duplicates, recognised from disk
+    });
+
+    it('a message a node never reports done counts as finished after dingtalkEventInHandoffSeconds, logged once per node', async function () {
+      const flow = () => standardFlow({ extra: [{ id: 'hold', type: 'dingtalk-test-hold' }] }).map((n) => (n.id === 'in' ? { ...n, wires: [['hold']] } : n));
+      const before = helper.settings();
+      helper.settings({ ...before, dingtalkEventInHandoffSeconds: 0.3 });
+      try {
+        await load(flow(), standardCredentials());
+        for (const id of ['stuck-1', 'stuck-2']) (await push(JSON.stringify({ EventType: 'user_add_org', eventId: id, userId: ['u1'] }))).status.should.equal(200);
+        await settle(100);
+        state.held.length.should.equal(2);
+        const warned = () => helper.log().args.filter((a) => String(a[0]?.msg ?? '').includes('handoff-stuck'));
+        await until('the limit', () => warned().length > 0, 5000);
+        await settle(300); // the second one too, and its mark is written
+        warned().length.should.equal(1); // once for the node, not per message
+        String(warned()[0][0].msg).should.containEql('hold');
+        await unload();
+        await load(flow(), standardCredentials(), { keepStore: true });
+        await settle(200);
+        state.held.length.should.equal(0); // handed on: not emitted again after the restart
+      } finally {
+        helper.settings({ ...helper.settings(), dingtalkEventInHandoffSeconds: undefined });
+      }
     });
 
     it('answers 503 and does not acknowledge when the store cannot be opened', async function () {

@@ -81,8 +81,8 @@ interface Entry {
 }
 
 export interface TrackerOptions {
-  /** A message held by one node longer than this counts as finished there. */
-  stuckMs: number;
+  /** A message held by one node longer than this counts as finished there (read at every sweep). */
+  stuckMs: () => number;
   settleDelayMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -126,6 +126,11 @@ export class HandoffTracker {
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.retryMs = this.retryMinMs;
     this.sweepMs = options.sweepMs ?? 5000;
+  }
+
+  /** How often held messages are checked against the limit: a fraction of it, at most every 5 s. */
+  private get sweepEveryMs(): number {
+    return Math.min(this.sweepMs, Math.max(50, this.options.stuckMs() / 4));
   }
 
   /** Events followed now (for tests and the status). */
@@ -433,7 +438,7 @@ export class HandoffTracker {
     if (this.on) return;
     this.on = true;
     if (!this.sweepTimer) {
-      this.sweepTimer = setInterval(() => this.sweep(), this.sweepMs);
+      this.sweepTimer = setInterval(() => this.sweep(), this.sweepEveryMs);
       this.sweepTimer.unref?.();
     }
   }
@@ -454,15 +459,16 @@ export class HandoffTracker {
   private sweep(): void {
     if (!this.deploying && [...this.entries.values()].some((e) => e.lost)) this.emitLost();
     const now = this.host.now();
+    const limit = this.options.stuckMs();
     for (const entry of [...this.entries.values()]) {
       let changed = false;
       for (const [instance, slot] of entry.slots) {
-        if (slot.transit + slot.held === 0 || now - slot.since < this.options.stuckMs) continue;
+        if (slot.transit + slot.held === 0 || now - slot.since < limit) continue;
         entry.slots.delete(instance);
         changed = true;
         if (!this.reportedStuck.has(slot.node.id)) {
           this.reportedStuck.add(slot.node.id);
-          this.host.stuck(slot.node.id, slot.node.type, Math.round(this.options.stuckMs / 1000));
+          this.host.stuck(slot.node.id, slot.node.type, Math.round(limit / 100) / 10);
         }
       }
       if (changed) this.check(entry);
