@@ -8,82 +8,8 @@
 require('should');
 const fs = require('node:fs');
 const http = require('node:http');
-const { APP, makePush, openReply } = require('../support/push');
 const { sleep, waitFor, installPackedModule, NodeRedProcess, freePort } = require('../support/node-red-process');
-
-const hubFlow = (endpoint, dispatch = {}) => [
-  { id: 'tab1', type: 'tab', label: 'hub' },
-  { id: 'app1', type: 'dingtalk-app', appKey: APP.appKey, callbackStyle: 'event-subscription',
-    credentials: { token: APP.token, aesKey: APP.aesKey } },
-  { id: 'in1', z: 'tab1', type: 'dingtalk-event-in', app: 'app1', url: '/dingtalk/events', wires: [['oa1']] },
-  { id: 'oa1', z: 'tab1', type: 'dingtalk-dispatch', url: endpoint, wires: [[], []], ...dispatch },
-];
-
-/**
- * The business system. Counts a delivery as successful only when its 2xx answer was written to a
- * connection the hub still held. `onRequest` may act on each request as it arrives.
- */
-async function startEndpoint({ delayMs = 0, onRequest } = {}) {
-  const state = { requests: 0, successes: new Map(), up: true };
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => {
-      state.requests += 1;
-      // 'drop': the hub is being killed while this request is in flight, so it is never answered
-      if (onRequest && onRequest(state.requests) === 'drop') return;
-      const id = req.headers['webhook-id'];
-      const answer = () => {
-        if (req.socket.destroyed) return; // the hub died while we worked: it never heard back
-        res.on('finish', () => {
-          const event = JSON.parse(body).id;
-          const entry = state.successes.get(id) || { event, count: 0 };
-          entry.count += 1;
-          state.successes.set(id, entry);
-        });
-        res.writeHead(200);
-        res.end('ok');
-      };
-      if (delayMs) setTimeout(answer, delayMs);
-      else answer();
-    });
-  });
-  const port = await freePort();
-  await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  return {
-    state,
-    url: `http://127.0.0.1:${port}/oa`,
-    close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); },
-  };
-}
-
-/** Sends pushes with bounded concurrency; resolves with the event ids DingTalk would count as acknowledged. */
-async function pushAll(base, events, concurrency, agent) {
-  const acknowledged = new Set();
-  let next = 0;
-  const one = (event) => new Promise((resolve) => {
-    const p = makePush(JSON.stringify(event));
-    const req = http.request(`${base}/dingtalk/events?${p.query}`, {
-      method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(p.body) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        try {
-          if (res.statusCode === 200 && openReply(JSON.parse(text)) === 'success') acknowledged.add(event.eventId);
-        } catch { /* not an acknowledgement */ }
-        resolve();
-      });
-      res.on('error', () => resolve());
-    });
-    req.on('error', () => resolve()); // refused or reset: DingTalk would retry it later
-    req.end(p.body);
-  });
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < events.length) await one(events[next++]);
-  }));
-  return acknowledged;
-}
+const { hubFlow, startEndpoint, pushAll } = require('../support/hub-e2e');
 
 const eventN = (i) => ({ EventType: 'bpms_instance_change', EventTime: 1717000000000 + i, CorpId: 'ding1', eventId: `evt-${String(i).padStart(6, '0')}`,
   processInstanceId: `proc-${i}`, type: 'finish', result: 'agree', title: `报销申请 ${i}` });

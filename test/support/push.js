@@ -10,6 +10,15 @@ const APP = {
   aesKey: 'kT7vQ2mZp9LxR4sNw8YbC3dF6gHj1KoE5uAiV0rWq3j',
 };
 
+/**
+ * Two legacy (register_call_back) apps of one company: the same corpId, which is their receive id,
+ * with their own token and aesKey. Pass one as `options` to makePush / openReply.
+ */
+const LEGACY_APPS = [
+  { token: 'legacyToken1', aesKey: 'Lg1AesKeyForTheFirstLegacyApp0123456789abcd' },
+  { token: 'legacyToken2', aesKey: 'Lg2AesKeyForTheSecondLegacyApp123456789abcd' },
+].map((app) => ({ ...app, corpId: APP.corpId, receiveId: APP.corpId, style: 'legacy' }));
+
 /** A signed push: { path, query, body } ready for HTTP. */
 function makePush(plaintext, options = {}) {
   const token = options.token ?? APP.token;
@@ -38,4 +47,4 @@ function openReply(reply, options = {}) {
     [options.receiveId ?? APP.appKey]).plaintext;
 }
 
-module.exports = { APP, makePush, openReply };
+module.exports = { APP, LEGACY_APPS, makePush, openReply };
