@@ -24,6 +24,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { installPackedModule, NodeRedProcess, waitFor, freePort } = require('../test/support/node-red-process');
 const { Child, pin } = require('./lib/child');
+const { peakRss, cpuMs } = require('./lib/proc');
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -58,34 +59,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x, digits = 0) => Number(x.toFixed(digits));
 const mb = (bytes) => round(bytes / 1048576);
 const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
-
-/** Peak resident memory (VmHWM) of a process in bytes, from /proc on Linux. */
-function peakRss(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc on Linux; NaN elsewhere. */
-function cpuMs(pid) {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK; // utime, stime
-  } catch {
-    return NaN;
-  }
-}
 
 // --- flows -----------------------------------------------------------------------------------------
 
