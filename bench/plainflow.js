@@ -9,9 +9,8 @@
 // The plain flow is inject -> source function -> change -> function -> debug (sidebar and console off).
 // The source emits the inject's msg.total messages in chunks: each chunk goes out with a message on a
 // second output wired back to the source, which Node-RED delivers after the chunk (every delivery is a
-// setImmediate),
-// so at most a few chunks are queued at any time and memory stays flat. The function before the debug
-// node stamps the first and the last message and logs both; the clock runs from first to last.
+// setImmediate), so at most a few chunks are queued at any time and memory stays flat. The function
+// before the debug node stamps the first and the last message and logs both; the clock runs from first to last.
 // Each process runs `messages` messages in `passes` passes that alternate between the processes (their
 // order rotating each round): the machine is shared, and short alternating passes spread its slow spells
 // over all three alike. The median pass per process is compared: a time ratio, 1.00 meaning no cost,
