@@ -9,6 +9,8 @@
 //   backlog   peak RSS while 100,000 events queue for a down endpoint, then the drain rate
 //   cipher    bench/cipher.js: full crypto cycle vs a bare AES-256-CBC round trip, one core
 //   switch    bench/switch.js: dingtalk-event-switch vs core switch (extra)
+//   plainflow bench/plainflow.js: a flow without DingTalk nodes, with the package installed (and with a
+//             DingTalk event in flight) vs Node-RED without it
 // Writes bench/results/latest.json (and latest.md, the README table; `--report` re-renders them from
 // latest.json without measuring). Environment:
 //   BENCH_ONLY=receive,dispatch   run some sections, keep the others' last results
@@ -24,6 +26,8 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { installPackedModule, NodeRedProcess, waitFor, freePort } = require('../test/support/node-red-process');
 const { Child, pin } = require('./lib/child');
+const { plainflow } = require('./plainflow');
+const { peakRss, cpuMs } = require('./lib/proc');
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -43,6 +47,7 @@ const CONFIG = {
   receive: { connections: 50, warmupS: 3, roundS: QUICK ? 3 : 6, rounds: QUICK ? 1 : 3, fixedRate: 1000, fixedS: QUICK ? 3 : 8, readyPerSecond: 8000 },
   dispatch: { connections: 20, events: QUICK ? 1500 : 4000, warmupEvents: 500, rounds: QUICK ? 1 : 3, concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8) },
   backlog: { events: QUICK ? 20000 : 100000, connections: 32 },
+  plainflow: { messages: QUICK ? 100000 : 1000000, passes: QUICK ? 5 : 20, warmupMessages: QUICK ? 20000 : 100000, chunk: 1000 },
 };
 const TARGETS = {
   receiveRatio: 1.0,
@@ -51,6 +56,7 @@ const TARGETS = {
   dispatchDeliveriesPerSec: 5000,
   backlogPeakRssMb: 300,
   cipherRatioToFloor: 0.5,
+  plainflowTimeRatio: 1.05,
 };
 
 const RESULTS = path.join(__dirname, 'results');
@@ -58,34 +64,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x, digits = 0) => Number(x.toFixed(digits));
 const mb = (bytes) => round(bytes / 1048576);
 const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
-
-/** Peak resident memory (VmHWM) of a process in bytes, from /proc on Linux. */
-function peakRss(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc on Linux; NaN elsewhere. */
-function cpuMs(pid) {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK; // utime, stime
-  } catch {
-    return NaN;
-  }
-}
 
 // --- flows -----------------------------------------------------------------------------------------
 
@@ -136,10 +114,10 @@ function backlogFlow(ctx, url) {
   ];
 }
 
-async function startRed(ctx, flow) {
+async function startRed(ctx, flow, userDir = ctx.userDir) {
   const settings = { logging: { console: { level: 'warn', metrics: false, audit: false } } };
   if (process.env.BENCH_STORE_DIR) settings.dingtalkStorePath = path.join(fs.mkdtempSync(path.join(process.env.BENCH_STORE_DIR, 'dingtalk-bench-')), 'store.sqlite');
-  const red = new NodeRedProcess(ctx.userDir, settings);
+  const red = new NodeRedProcess(userDir, settings);
   const nodeOptions = process.env.NODE_OPTIONS;
   if (process.env.BENCH_PROFILE) process.env.NODE_OPTIONS = `${nodeOptions || ''} --require ${path.join(__dirname, 'lib', 'cpu-profile.js')}`;
   try {
@@ -308,6 +286,7 @@ const SECTIONS = {
   dispatch,
   backlog,
   switch: (ctx) => script('switch.js', ctx),
+  plainflow: (ctx) => plainflow(ctx, { config: CONFIG.plainflow, startRed, appNode }),
 };
 
 // --- report ----------------------------------------------------------------------------------------
@@ -332,6 +311,11 @@ function targets(r) {
   }
   if (r.backlog) check('backlogPeakRssMb', r.backlog.peakRssMb, `<= ${TARGETS.backlogPeakRssMb}`, r.backlog.peakRssMb <= TARGETS.backlogPeakRssMb);
   if (r.cipher) check('cipherRatioToFloor', r.cipher.ratioToFloor, `>= ${TARGETS.cipherRatioToFloor}`, r.cipher.ratioToFloor >= TARGETS.cipherRatioToFloor);
+  if (r.plainflow) {
+    const goal = `<= ${TARGETS.plainflowTimeRatio} (time against Node-RED without the package)`;
+    check('plainflowInstalledRatio', r.plainflow.installedRatio, goal, r.plainflow.installedRatio <= TARGETS.plainflowTimeRatio);
+    check('plainflowInFlightRatio', r.plainflow.inFlightRatio, goal, r.plainflow.inFlightRatio <= TARGETS.plainflowTimeRatio);
+  }
   return t;
 }
 
@@ -365,6 +349,18 @@ function rows(r) {
   if (r.switch) {
     const x = r.switch;
     out.push(['switch: events/s, event-type rule', n(x.eventsPerSec), n(x.baselineEventsPerSec), x.ratio.toFixed(2), '']);
+  }
+  if (r.plainflow) {
+    // time ratios (lower is better): the package's cost to a flow without DingTalk nodes
+    const x = r.plainflow;
+    const s = (v) => `${v.toFixed(2)} s`;
+    out.push([`plainflow: ${n(x.passMessages)} msgs (median of ${x.passes}), installed`, s(x.seconds.installed), s(x.seconds.without), x.installedRatio.toFixed(2),
+      `≤ 1.05: ${met('plainflowInstalledRatio')}`]);
+    out.push(['plainflow: the same, a DingTalk event in flight', s(x.seconds.inFlight), s(x.seconds.without), x.inFlightRatio.toFixed(2),
+      `≤ 1.05: ${met('plainflowInFlightRatio')}`]);
+    const c = x.cpuUsPerMessage;
+    out.push(['plainflow: Node-RED CPU per msg, installed / in flight', `${c.installed} / ${c.inFlight} µs`, `${c.without} µs`,
+      `${x.cpuRatio.installed.toFixed(2)} / ${x.cpuRatio.inFlight.toFixed(2)}`, '']);
   }
   return out;
 }
