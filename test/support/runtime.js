@@ -28,13 +28,15 @@ function freshStore() {
 /**
  * Loads a flow and serves it. withAdmin: serve the admin routes on the same server, in front of the
  * node routes, as Node-RED does with its default settings (so the admin body parser runs first).
+ * nodes: more node modules to register (e.g. Node-RED's own catch node).
  */
-async function load(flow, credentials, { keepStore = false, withAdmin = false } = {}) {
+async function load(flow, credentials, { keepStore = false, withAdmin = false, nodes = [] } = {}) {
   if (!keepStore) freshStore();
   await helper.load(
     [
       (RED) => { RED._ = renderKey; return appModule(RED); },
       (RED) => { state.httpNode = RED.httpNode; state.httpAdmin = RED.httpAdmin; return eventInModule(RED); },
+      ...nodes,
     ],
     flow,
     credentials,
