@@ -111,7 +111,7 @@ describe('dingtalk-stream-in', function () {
     // The folder becomes usable: the next event is stored, emitted, and the status is the connection's again.
     fs.rmSync(notADir);
     gateway.send(conn, frame('user_add_org.json'));
-    await until('emitted', () => out.length === 1);
+    await until('emitted and acknowledged', () => out.length === 1 && conn.acks.length === 3); // the ack follows the emit
     JSON.parse(conn.acks[2].data).status.should.equal('SUCCESS');
     String(callsOn(node, 'status').pop()[0].text).should.startWith('dingtalk-stream-in.status.connected');
   });
