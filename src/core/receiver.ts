@@ -3,12 +3,14 @@
  * to answer and whether there is an event to emit. The order is the protocol's (§7): check the
  * request shape, verify, decrypt, check the receive id, parse; then hand the event to the intake
  * (the durable inbox, which also de-duplicates) and only once it is stored answer "success".
- * Nothing is emitted unless every step passed.
+ * Nothing is emitted unless every step passed. An authentic push whose plaintext cannot be an event
+ * (poison.ts) is answered "success" too, so DingTalk stops retrying it, but never reaches the intake.
  */
 import type { CallbackCrypto, Problem } from './app-config';
 import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type SignedEnvelope } from './cipher';
-import { contentKeyOf, describeEvent, type EventInfo, normalisePayload, URL_CHECK_EVENTS } from './events';
+import { contentKeyOf, describeEvent, type EventInfo, eventTypeOf, normalisePayload, URL_CHECK_EVENTS } from './events';
 import type { BodyResult } from './http/read-body';
+import { type PoisonEvent, poisonEvent, readPayload } from './poison';
 
 export type RejectCode =
   | 'method-not-allowed'
@@ -29,6 +31,8 @@ export type Outcome =
   | { kind: 'event'; status: 200; reply: SignedEnvelope; event: ReceivedEvent }
   | { kind: 'duplicate'; status: 200; reply: SignedEnvelope; eventId: string; eventType: string }
   | { kind: 'check'; status: 200; reply: SignedEnvelope; eventType: string }
+  /** Authentic but not an event (not JSON, not an object, too deep): acknowledged, never stored. */
+  | ({ kind: 'poison'; status: 200; reply: SignedEnvelope } & PoisonEvent)
   | {
       kind: 'rejected';
       status: 400 | 403 | 405 | 413 | 503;
@@ -161,25 +165,22 @@ export class CallbackReceiver {
       throw err;
     }
 
-    let payload: unknown;
-    try {
-      payload = JSON.parse(plaintext);
-    } catch {
-      return reject('bad-payload', 'decrypted message is not JSON');
-    }
-    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-      return reject('bad-payload', 'decrypted message is not a JSON object');
-    }
-    const event = payload as Record<string, unknown>;
-    const info = describeEvent(event, request.source ?? 'http', { plaintext, receivedAt: this.now(), scope: this.scope });
+    const reading = readPayload(plaintext);
+    const eventType = reading.ok ? eventTypeOf(reading.payload) : '';
 
     // The ISV placeholder id is only legitimate on the suite-creation check (protocol §4).
-    if (receiveId === SUITE_PLACEHOLDER_RECEIVE_ID && info.eventType !== 'check_create_suite_url' && acceptedIds[0] !== receiveId) {
+    if (receiveId === SUITE_PLACEHOLDER_RECEIVE_ID && eventType !== 'check_create_suite_url' && acceptedIds[0] !== receiveId) {
       return reject('receive-id-mismatch', `receive id "${receiveId}" is only valid for check_create_suite_url`, { found: receiveId });
     }
 
     // Acknowledge with the id the push was encrypted for, so ISV suite checks verify too.
     const reply = cipher.seal('success', receiveId, this.now());
+    if (!reading.ok) {
+      const poison = poisonEvent(reading.reason, plaintext, { source: request.source ?? 'http', receivedAt: this.now() });
+      return { kind: 'poison', status: 200, reply, ...poison };
+    }
+    const event = reading.payload;
+    const info = describeEvent(event, request.source ?? 'http', { plaintext, receivedAt: this.now(), scope: this.scope });
     if (URL_CHECK_EVENTS.has(info.eventType)) return { kind: 'check', status: 200, reply, eventType: info.eventType };
     // The console shape gives the content key (cross-source de-dup) and, if asked, the payload.
     const consoleShape = normalisePayload(event);

@@ -9,6 +9,7 @@ import { readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
+import { poisonLogParams, poisonMessage } from '../core/poison';
 import { CallbackReceiver, type EventIntake, type Outcome } from '../core/receiver';
 import { recoverMissedEvents } from '../core/recovery';
 import type { HandoffReceiver } from '../core/handoff/tracker';
@@ -73,7 +74,7 @@ export default function register(RED: NodeAPI): void {
     const node = this;
     const path = normalisePath(def.url || DEFAULT_PATH);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
-    const counts = { received: 0, duplicates: 0, rejected: 0 };
+    const counts = { received: 0, duplicates: 0, rejected: 0, poison: 0 };
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-event-in.${key}`, params);
 
     if (settings.httpNodeRoot === false || !RED.httpNode) {
@@ -127,7 +128,7 @@ export default function register(RED: NodeAPI): void {
         return;
       }
       const fill = counts.rejected > 0 && counts.received === 0 ? 'yellow' : 'green';
-      node.status({ fill, shape: 'dot', text: t('status.counts', { path, ...counts }) });
+      node.status({ fill, shape: 'dot', text: t(counts.poison > 0 ? 'status.counts-poison' : 'status.counts', { path, ...counts }) });
     }, STATUS_INTERVAL_MS);
     const showProblem = () => {
       const warning = problem()?.warning;
@@ -172,6 +173,14 @@ export default function register(RED: NodeAPI): void {
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);
           handoff.emit(node.id, outcome.event);
+          break;
+        case 'poison':
+          // Authentic but unprocessable: acknowledged so DingTalk stops retrying, never stored or
+          // emitted, logged once and handed to catch nodes for inspection. Not a node failure.
+          counts.poison += 1;
+          sendJson(res, 200, outcome.reply);
+          node.warn(t('errors.poison', poisonLogParams(outcome)));
+          node.error(t('errors.poison-caught', { reason: outcome.reason }), poisonMessage(outcome) as unknown as NodeMessage);
           break;
       }
       status.request();

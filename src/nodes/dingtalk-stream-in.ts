@@ -4,6 +4,7 @@
  * dingtalk-event-in, with source "stream", once each.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { poisonLogParams, poisonMessage } from '../core/poison';
 import type { StreamState } from '../core/stream/client';
 import type { StreamListener } from '../core/stream/hub';
 import type { DingTalkAppNode } from './dingtalk-app';
@@ -47,6 +48,11 @@ export default function register(RED: NodeAPI): void {
         showStatus();
       },
       onBadFrame: (messageId) => node.warn(t('errors.bad-frame', { messageId })),
+      // Acknowledged and not stored (core/poison): one log line, and the data for catch nodes.
+      onPoison: (poison) => {
+        node.warn(t('errors.poison', poisonLogParams(poison)));
+        node.error(t('errors.poison-caught', { reason: poison.reason }), poisonMessage(poison) as unknown as NodeMessage);
+      },
       onStore: (error) => {
         if ((error !== undefined) === storeFailing) return;
         storeFailing = error !== undefined;

@@ -4,7 +4,9 @@ require('should');
 const { CallbackReceiver } = require('../../core/receiver');
 const { callbackCryptoFor } = require('../../core/app-config');
 const { EventStore } = require('../../core/store/event-store');
-const { APP, makePush } = require('../support/push');
+const { APP, makePush, openReply } = require('../support/push');
+const { contentId } = require('../../core/events');
+const { MAX_PAYLOAD_DEPTH } = require('../../core/poison');
 
 const settings = { appKey: APP.appKey, corpId: APP.corpId, callbackStyle: 'event-subscription', token: APP.token, aesKey: APP.aesKey };
 const receiver = (overrides = {}) => {
@@ -81,9 +83,52 @@ describe('core/receiver', async function () {
     normal.event.dingtalk.eventId.should.equal(plain.event.dingtalk.eventId);
   });
 
-  it('rejects decrypted text that is not a JSON object', async function () {
-    for (const text of ['', 'plain', '[1]', 'null']) {
-      (await receiver().handle(requestFor(makePush(text)))).should.have.properties({ code: 'bad-payload', status: 400 });
-    }
+  describe('poison events: authentic pushes that cannot be events', function () {
+    // A receiver whose intake counts its calls: a poison event must never reach the store.
+    const counting = () => {
+      const store = new EventStore(':memory:');
+      const calls = [];
+      const r = new CallbackReceiver(() => callbackCryptoFor(settings),
+        (eventId, message) => { calls.push(eventId); return store.accept(eventId, 'r1', message); }, { now: () => 1717000000000 });
+      return { r, calls };
+    };
+    // {"a":{"a":…{}…}}: an object, so the depth is the only thing wrong with it.
+    const nested = (levels) => '{"a":'.repeat(levels - 1) + '{}' + '}'.repeat(levels - 1);
+
+    it('answers 200 with a verifiable success, never calls the intake, and reports reason, text, length and id', async function () {
+      const { r, calls } = counting();
+      const deep = nested(50_000);
+      const cases = [['', 'not-json'], ['plain', 'not-json'], ['{"EventType":', 'not-json'], ['[1]', 'not-object'],
+        ['null', 'not-object'], ['"x"', 'not-object'], ['17', 'not-object'], [deep, 'too-deep'], ['[' + deep + ']', 'not-object']];
+      for (const [text, reason] of cases) {
+        const out = await r.handle(requestFor(makePush(text)));
+        out.should.have.properties({ kind: 'poison', status: 200, reason, plaintext: text, length: text.length, id: contentId(text), eventType: '', source: 'http', receivedAt: 1717000000000 });
+        openReply(out.reply).should.equal('success');
+      }
+      calls.length.should.equal(0);
+      // the receiver is still fine: a real event afterwards goes to the intake
+      (await r.handle(requestFor(makePush('{"EventType":"user_add_org","eventId":"after"}')))).kind.should.equal('event');
+      calls.should.eql(['after']);
+    });
+
+    it('takes MAX_PAYLOAD_DEPTH levels as an event and one more as poison, also in arrays', async function () {
+      MAX_PAYLOAD_DEPTH.should.equal(100);
+      const { r } = counting();
+      const atLimit = `{"EventType":"x","eventId":"at","v":${'['.repeat(MAX_PAYLOAD_DEPTH - 1)}${']'.repeat(MAX_PAYLOAD_DEPTH - 1)}}`;
+      (await r.handle(requestFor(makePush(atLimit)))).kind.should.equal('event');
+      const over = `{"EventType":"x","eventId":"over","v":${'['.repeat(MAX_PAYLOAD_DEPTH)}${']'.repeat(MAX_PAYLOAD_DEPTH)}}`;
+      (await r.handle(requestFor(makePush(over)))).should.have.properties({ kind: 'poison', reason: 'too-deep' });
+    });
+
+    it('is only for authentic pushes: a wrong signature or receive id is still rejected', async function () {
+      const { r, calls } = counting();
+      const bad = requestFor(makePush('plain'));
+      bad.query.msg_signature = '0'.repeat(40);
+      (await r.handle(bad)).should.have.properties({ kind: 'rejected', code: 'bad-signature' });
+      (await r.handle(requestFor(makePush('plain', { receiveId: 'dingsomeoneelse' })))).should.have.properties({ kind: 'rejected', code: 'receive-id-mismatch' });
+      // the ISV placeholder id is good for the suite-creation check only, not for an unreadable text
+      (await r.handle(requestFor(makePush('plain', { receiveId: 'suite4xxxxxxxxxxxxxxx' })))).should.have.properties({ kind: 'rejected', code: 'receive-id-mismatch' });
+      calls.length.should.equal(0);
+    });
   });
 });

@@ -6,6 +6,7 @@ const path = require('node:path');
 const { APP, makePush, openReply } = require('../support/push');
 const { eventFixtures } = require('../support/shared');
 const { until } = require('../support/fake-gateway');
+const { contentId } = require('../../core/events');
 const {
   helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, freshStore,
 } = require('../support/runtime');
@@ -238,6 +239,68 @@ describe('dingtalk-event-in', function () {
     });
   });
 
+  describe('poison events (authentic pushes that cannot be events)', function () {
+    const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+    // On a tab (x and y make them flow nodes, not config nodes), with a catch node scoped to the
+    // receiver, as a user would wire it.
+    const flowWithCatch = () => [
+      { id: 'tab', type: 'tab' },
+      ...standardFlow().map((n) => (n.type === 'dingtalk-app' ? n : { ...n, z: 'tab', x: 0, y: 0 })),
+      { id: 'catch', z: 'tab', x: 0, y: 0, type: 'catch', scope: ['in'], uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', x: 0, y: 0, type: 'helper' },
+    ];
+    // An object holding arrays `levels` deep in all: two characters a level, under the 256 KiB body limit.
+    const nested = (levels) => '{"a":' + '['.repeat(levels - 1) + ']'.repeat(levels - 1) + '}';
+
+    it('answers 200 success, emits nothing, hands the text to a catch node, logs one escaped line; later pushes still work', async function () {
+      await load(flowWithCatch(), standardCredentials(), { nodes: [catchNode] });
+      const out = collect();
+      const caught = collect('caught');
+      const node = helper.getNode('in');
+      const deep = nested(50_000);
+      const notJson = 'line one\nline two\u2028"quoted" ' + 'x'.repeat(200);
+      const texts = [[deep, 'too-deep'], [notJson, 'not-json'], ['[1,2]', 'not-object']];
+      for (const [text] of texts) {
+        const res = await push(text);
+        res.status.should.equal(200, res.text);
+        openReply(res.json).should.equal('success');
+      }
+      const after = await push(JSON.stringify({ EventType: 'user_add_org', eventId: 'after-poison' }));
+      after.status.should.equal(200);
+      await settle(300); // past the status rate limit
+      out.map((m) => m.dingtalk.eventId).should.eql(['after-poison']);
+      caught.length.should.equal(3);
+      caught.forEach((msg, i) => {
+        const [text, reason] = texts[i];
+        msg.payload.should.equal(text);
+        msg.topic.should.equal('');
+        msg.dingtalk.should.have.properties({ poison: reason, eventId: contentId(text), eventType: '', source: 'http' });
+        msg.dingtalk.receivedAt.should.be.a.Number();
+        msg.error.source.id.should.equal('in');
+      });
+      // one warning per poison push, on one line, with the start of the text escaped and the rest left out
+      const warnings = callsOn(node, 'warn').map((a) => String(a[0])).filter((w) => w.startsWith('dingtalk-event-in.errors.poison'));
+      warnings.length.should.equal(3);
+      for (const w of warnings) w.should.not.match(/[\n\r\u2028\u2029]/);
+      const params = warnings.map((w) => JSON.parse(w.slice(w.indexOf(' ') + 1))); // the test RED._ appends them as JSON
+      params.map((p) => p.reason).should.eql(['too-deep', 'not-json', 'not-object']);
+      params[0].length.should.equal(deep.length);
+      params[0].start.should.equal(JSON.stringify(deep.slice(0, 80)) + '…');
+      params[1].start.should.equal('"line one\\nline two\\u2028\\"quoted\\" ' + 'x'.repeat(53) + '"…'); // 80 characters in all
+      params[1].id.should.equal(`"${contentId(notJson)}"`);
+      params[2].start.should.equal('"[1,2]"');
+      callsOn(node, 'error').map((a) => String(a[0])).filter((e) => e.startsWith('dingtalk-event-in.errors.poison-caught')).length.should.equal(3);
+      // not a failure of the node: the counters, green, with a poison count
+      const status = callsOn(node, 'status').pop()[0];
+      status.fill.should.equal('green');
+      status.text.should.startWith('dingtalk-event-in.status.counts-poison').and.containEql('"poison":3').and.containEql('"received":1');
+      // never stored: the same text again is not a duplicate of anything, it is caught again
+      (await push('[1,2]')).status.should.equal(200);
+      await settle();
+      caught.length.should.equal(4);
+    });
+  });
+
   describe('normalise option', function () {
     it('emits legacy events in the console shape when "normalise payload" is on', async function () {
       const flow = standardFlow();
@@ -289,7 +352,6 @@ describe('dingtalk-event-in', function () {
       const good = makePush(JSON.stringify({ EventType: 'user_add_org', eventId: 'ok1' }));
       const wrongKey = makePush('{"EventType":"user_add_org","eventId":"k"}', { aesKey: 'Pw4Nm7Qz2Rk9Tx5Lv8Cb3Hs6Jd1Fg0Ya7Ue4Io2WrTM' });
       const wrongId = makePush('{"EventType":"user_add_org","eventId":"r"}', { receiveId: 'dingsomeoneelse' });
-      const notJson = makePush('not json at all');
 
       const cases = [
         [await request(`${PATH}?${good.query}`, { method: 'GET' }), 405, 'method-not-allowed'],
@@ -302,7 +364,7 @@ describe('dingtalk-event-in', function () {
         [await request(`${PATH}?${good.query.replace(/timestamp=\d+/, 'timestamp=1')}`, { body: good.body }), 403, 'bad-signature'],
         [await request(`${PATH}?${wrongKey.query}`, { body: wrongKey.body }), 400, null],
         [await request(`${PATH}?${wrongId.query}`, { body: wrongId.body }), 400, 'receive-id-mismatch'],
-        [await request(`${PATH}?${notJson.query}`, { body: notJson.body }), 400, 'bad-payload'],
+        [await request(`${PATH}?${good.query}`, { body: '{"encrypt":""}' }), 400, 'bad-request'],
       ];
       for (const [res, status, code] of cases) {
         if (code) await expectRejected(res, status, code);

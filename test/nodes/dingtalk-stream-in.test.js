@@ -117,8 +117,44 @@ describe('dingtalk-stream-in', function () {
     // The folder becomes usable: the next event is stored, emitted, and the status is the connection's again.
     fs.rmSync(notADir);
     gateway.send(conn, frame('user_add_org.json'));
-    await until('emitted', () => out.length === 1);
+    await until('emitted and acknowledged', () => out.length === 1 && conn.acks.length === 3); // the ack follows the emit
     JSON.parse(conn.acks[2].data).status.should.equal('SUCCESS');
+    String(callsOn(node, 'status').pop()[0].text).should.startWith('dingtalk-stream-in.status.connected');
+  });
+
+  it('a frame too deep to store: acknowledged SUCCESS, not emitted, one warning, handed to a catch node; the status stays green', async function () {
+    const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+    // x and y make them flow nodes (not config nodes), which catch nodes need
+    await helper.load([appModule, streamModule, catchNode], [
+      { id: 'tab', type: 'tab' },
+      { id: 'app1', type: 'dingtalk-app', appKey: 'dingappone', callbackStyle: 'event-subscription' },
+      { id: 's1', z: 'tab', x: 0, y: 0, type: 'dingtalk-stream-in', app: 'app1', wires: [['out1']] },
+      { id: 'out1', z: 'tab', x: 0, y: 0, type: 'helper' },
+      { id: 'catch', z: 'tab', x: 0, y: 0, type: 'catch', scope: ['s1'], uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', x: 0, y: 0, type: 'helper' },
+    ], { app1: { appSecret: APPS.dingappone } });
+    const out = [];
+    const caught = [];
+    helper.getNode('out1').on('input', (m) => out.push(m));
+    helper.getNode('caught').on('input', (m) => caught.push(m));
+    const node = helper.getNode('s1');
+    await until('connected', () => callsOn(node, 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')));
+    const conn = gateway.current('dingappone');
+    const good = frame('user_add_org.json');
+    const data = '{"a":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}';
+    const deep = { ...good, headers: { ...good.headers, messageId: 'deep-1', eventId: 'deep-event' }, data };
+    gateway.send(conn, deep);
+    gateway.send(conn, good);
+    await until('emitted', () => out.length === 1 && conn.acks.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    conn.acks.map((a) => JSON.parse(a.data).status).should.eql(['SUCCESS', 'SUCCESS']);
+    out.map((m) => m.dingtalk.eventId).should.eql([good.headers.eventId]);
+    caught.length.should.equal(1);
+    caught[0].payload.should.equal(data);
+    caught[0].dingtalk.should.have.properties({ poison: 'too-deep', eventId: 'deep-event', eventType: 'user_add_org', source: 'stream' });
+    caught[0].error.source.id.should.equal('s1');
+    callsOn(node, 'warn').filter((a) => String(a[0]).startsWith('dingtalk-stream-in.errors.poison')).length.should.equal(1);
+    callsOn(node, 'error').filter((a) => String(a[0]).startsWith('dingtalk-stream-in.errors.poison-caught')).length.should.equal(1);
     String(callsOn(node, 'status').pop()[0].text).should.startWith('dingtalk-stream-in.status.connected');
   });
 

@@ -40,8 +40,9 @@ function freshStore() {
 /**
  * Loads a flow and serves it. withAdmin: serve the admin routes on the same server, in front of the
  * node routes, as Node-RED does with its default settings (so the admin body parser runs first).
+ * nodes: more node modules to register (e.g. Node-RED's own catch node).
  */
-async function load(flow, credentials, { keepStore = false, withAdmin = false } = {}) {
+async function load(flow, credentials, { keepStore = false, withAdmin = false, nodes = [] } = {}) {
   if (!keepStore) freshStore();
   state.held = [];
   await helper.load(
@@ -50,6 +51,7 @@ async function load(flow, credentials, { keepStore = false, withAdmin = false } 
       (RED) => { RED._ = renderKey; RED.hooks = hooks; return appModule(RED); },
       (RED) => { state.httpNode = RED.httpNode; state.httpAdmin = RED.httpAdmin; return eventInModule(RED); },
       holdModule,
+      ...nodes,
     ],
     flow,
     credentials,

@@ -98,6 +98,9 @@ export class StreamClient {
       const { endpoint, ticket } = await this.openTicket();
       if (this.stopped) return;
       const socket = new WebSocket(`${endpoint}${endpoint.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`);
+      // Listen before 'open' settles the await below: a frame that arrives with the handshake is
+      // emitted before the promise continuation runs, and would be lost (never acknowledged).
+      socket.on('message', (raw) => this.onMessage(socket, raw.toString()));
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve());
         socket.once('error', reject);
@@ -154,7 +157,6 @@ export class StreamClient {
     this.connectedAt = this.clock.now();
     this.lastFrameAt = this.connectedAt;
     this.options.onState?.({ state: 'connected', since: this.connectedAt });
-    socket.on('message', (raw) => this.onMessage(socket, raw.toString()));
     socket.on('pong', () => {
       this.lastFrameAt = this.clock.now();
     });

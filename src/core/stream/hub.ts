@@ -4,8 +4,10 @@
  * recovery); only a stored event is acknowledged SUCCESS and handed on (to `emit`, the app's hand-off,
  * which sends it to the listeners through send()), a duplicate is acknowledged without being emitted,
  * and a store failure is answered LATER so DingTalk sends it again.
+ * A frame whose data nests too deep (poison.ts) is acknowledged SUCCESS, never stored, and reported.
  */
-import { contentKeyOf, describeEvent, isStreamFrame, streamData } from '../events';
+import { contentId, contentKeyOf, describeEvent, isStreamFrame, streamData } from '../events';
+import { deeperThan, MAX_PAYLOAD_DEPTH, type PoisonEvent, poisonEvent } from '../poison';
 import type { EventIntake, ReceivedEvent } from '../receiver';
 import { type StreamClientOptions, type StreamFrame, type StreamState, StreamClient } from './client';
 
@@ -13,6 +15,8 @@ export interface StreamListener {
   onEvent(message: ReceivedEvent): void;
   onState(state: StreamState): void;
   onBadFrame?(messageId: string): void;
+  /** A frame whose data is readable but cannot be an event (too deep): acknowledged, not stored. */
+  onPoison?(poison: PoisonEvent): void;
   /** After each event's trip to the store: the error when it could not be stored, else undefined. */
   onStore?(error: unknown): void;
 }
@@ -80,6 +84,19 @@ export class StreamHub {
     if (!data) {
       // Unreadable: sending it again would not help. Acknowledge, and say so.
       for (const l of this.listeners) l.onBadFrame?.(frame.headers?.messageId ?? '');
+      return 'SUCCESS';
+    }
+    if (deeperThan(data, MAX_PAYLOAD_DEPTH)) {
+      // Storing it would overflow the stack, and LATER would bring it back forever. The headers are
+      // readable, so they give the id and type (describeEvent could hash the deep frame: not here).
+      const { headers } = frame; // isStreamFrame checked them: an object with a string eventType
+      const text = typeof frame.data === 'string' ? frame.data : ''; // DingTalk always sends a string
+      const id = typeof headers.eventId === 'string' && headers.eventId.length > 0 ? headers.eventId : contentId(text);
+      const eventType = headers.eventType.trim();
+      const poison = poisonEvent('too-deep', text, { source: 'stream', receivedAt: Date.now(), id, eventType });
+      // No node to report it to only while the last one closes the connection: the next one gets it.
+      if (this.listeners.size === 0) return 'LATER';
+      for (const l of this.listeners) l.onPoison?.(poison);
       return 'SUCCESS';
     }
     const dingtalk = describeEvent(frame, 'stream');
