@@ -106,6 +106,35 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (subscriber, state, next_at);
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (subscriber, state, id);
 `;
 
+/** Every statement the store runs, prepared on a connection (again after the file was restored). */
+function prepareStatements(db: Database.Database) {
+  return {
+    inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
+    inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
+    inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
+    inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0'),
+    inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
+    inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
+    inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
+    outboxInsert: db.prepare(
+      'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
+    dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
+    head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
+    nextDue: db.prepare("SELECT id, next_at AS nextAt FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY next_at, id LIMIT ?"),
+    byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
+    delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+    failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
+    wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
+    counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
+    list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
+    replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
+    replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
+    pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
+  };
+}
+
 const NONE: ReadonlySet<number> = new Set();
 
 export interface StoreOptions {
@@ -114,66 +143,57 @@ export interface StoreOptions {
 
 export class EventStore {
   readonly path: string;
-  private readonly db: Database.Database;
+  // Set by openDatabase(), which can run again on the same object.
+  private db!: Database.Database;
+  private walSync: WalSync | undefined;
+  private statements!: ReturnType<typeof prepareStatements>;
   private readonly commit: GroupCommit;
-  private readonly walSync: WalSync | undefined;
   private readonly now: () => number;
   /** Accepts waiting for the current batch, so a duplicate arriving meanwhile is recognised. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly statements;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
     this.now = options.now ?? Date.now;
+    this.commit = new GroupCommit((body, durable) => this.commitBatch(body, durable));
+    this.openDatabase();
+  }
+
+  /** Opens the database at this.path and prepares its statements. */
+  private openDatabase(): void {
+    const path = this.path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    const db = new Database(path);
     try {
       // Some file systems (network shares) cannot hold a WAL; SQLite then keeps its rollback journal, and
       // the store falls back to flushing inside each commit (synchronous FULL), which is slower but as safe.
-      const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
-      this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
-      this.db.pragma('busy_timeout = 5000');
-      this.db.exec(SCHEMA);
+      const wal = db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+      db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
       // Stores written before content keys existed get the column (and its index) added in place.
-      const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
-      if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
-      this.db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
-      const walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
-      this.walSync = walSync;
-      this.commit = new GroupCommit((body, durable) => {
-        this.db.transaction(body)();
-        if (durable && walSync) return walSync.sync();
-      });
-      const db = this.db;
-      this.statements = {
-        inboxHas: db.prepare('SELECT 1 FROM inbox WHERE event_id = ?').pluck(),
-        inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
-        inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?)'),
-        inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0'),
-        inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
-        inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE handed = 0 AND receiver = ? AND received_at <= ?'),
-        inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
-        outboxInsert: db.prepare(
-          'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ),
-        outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
-        dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
-        head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
-        nextDue: db.prepare("SELECT id, next_at AS nextAt FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY next_at, id LIMIT ?"),
-        byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
-        delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
-        failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
-        wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
-        counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
-        list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
-        replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
-        replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
-        pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
-      };
+      const columns = db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'content_key')) db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
+      db.exec('CREATE INDEX IF NOT EXISTS inbox_content ON inbox (content_key)');
+      this.statements = prepareStatements(db);
+      this.walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
     } catch (err) {
-      this.db.close(); // not a usable store (not a database, read-only...): let go of the file
+      db.close(); // not a usable store (not a database, read-only...): let go of the file
       throw err;
     }
+    this.db = db;
+  }
+
+  private closeConnection(): void {
+    this.walSync?.close();
+    this.walSync = undefined;
+    if (this.db.open) this.db.close();
+  }
+
+  /** One group-commit batch; a durable one settles once flushed. */
+  private commitBatch(body: () => void, durable: boolean): void | Promise<void> {
+    this.db.transaction(body)();
+    if (durable && this.walSync) return this.walSync.sync();
   }
 
   // --- inbox -------------------------------------------------------------------------------------
@@ -320,7 +340,6 @@ export class EventStore {
 
   close(): void {
     this.commit.flush();
-    this.walSync?.close();
-    if (this.db.open) this.db.close();
+    this.closeConnection();
   }
 }
