@@ -11,10 +11,13 @@
  * queueing before it; a lost "delivered" mark means one more delivery of the same webhook-id, which
  * at-least-once allows. A process crash loses nothing: committed frames are in the OS already.
  * Backlogs live here, never in memory: workers read due deliveries a page at a time.
+ * A file deleted or replaced under the open store is noticed before anything more is acknowledged, and
+ * restored from the open connection by the same object (file-recovery.ts).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { FileRecovery, type StoreEventListener } from './file-recovery';
 import { GroupCommit } from './group-commit';
 import { WalSync } from './wal-sync';
 
@@ -139,11 +142,15 @@ const NONE: ReadonlySet<number> = new Set();
 
 export interface StoreOptions {
   now?: () => number;
+  /** Told when the file is lost, restored, or cannot be restored (see file-recovery.ts). */
+  onEvent?: StoreEventListener;
+  /** How often the file's identity is checked besides after every durable flush. */
+  fileCheckMs?: number;
 }
 
 export class EventStore {
   readonly path: string;
-  // Set by openDatabase(), which can run again on the same object.
+  // Replaced together by openDatabase() when the file is restored after a loss (file-recovery.ts).
   private db!: Database.Database;
   private walSync: WalSync | undefined;
   private statements!: ReturnType<typeof prepareStatements>;
@@ -151,15 +158,31 @@ export class EventStore {
   private readonly now: () => number;
   /** Accepts waiting for the current batch, so a duplicate arriving meanwhile is recognised. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Durable batches between their commit and their acknowledgement. */
+  private readonly flushing = new Set<Promise<void>>();
+  private readonly recovery: FileRecovery | undefined;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
     this.now = options.now ?? Date.now;
     this.commit = new GroupCommit((body, durable) => this.commitBatch(body, durable));
     this.openDatabase();
+    if (path !== ':memory:') {
+      try {
+        this.recovery = new FileRecovery(path, {
+          connection: () => (this.db.open ? this.db : undefined),
+          settle: () => this.settle(),
+          closeConnection: () => this.closeConnection(),
+          openConnection: () => this.openDatabase(),
+        }, options.onEvent, options.fileCheckMs);
+      } catch (err) {
+        this.closeConnection();
+        throw err;
+      }
+    }
   }
 
-  /** Opens the database at this.path and prepares its statements. */
+  /** Opens the database at this.path (also to reopen it after a restore) and prepares its statements. */
   private openDatabase(): void {
     const path = this.path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -190,10 +213,29 @@ export class EventStore {
     if (this.db.open) this.db.close();
   }
 
-  /** One group-commit batch; a durable one settles once flushed. */
+  /**
+   * One group-commit batch. A durable one is acknowledged only once flushed AND the flushed file is still
+   * the one at the path (one stat per batch, not per write): a deleted file takes writes as well.
+   */
   private commitBatch(body: () => void, durable: boolean): void | Promise<void> {
     this.db.transaction(body)();
-    if (durable && this.walSync) return this.walSync.sync();
+    if (!durable) return;
+    const verify = () => this.recovery?.verify();
+    if (!this.walSync) return verify();
+    const flushed = this.walSync.sync().then(verify, (err: unknown) => {
+      verify(); // a lost file explains a failed flush (its -wal gone) better than the flush error
+      throw err;
+    });
+    this.flushing.add(flushed);
+    const done = () => this.flushing.delete(flushed);
+    flushed.then(done, done);
+    return flushed;
+  }
+
+  /** Commits what is queued and waits for every flush in flight (before the file is restored). */
+  private async settle(): Promise<void> {
+    this.commit.flush();
+    await Promise.allSettled([...this.flushing]);
   }
 
   // --- inbox -------------------------------------------------------------------------------------
@@ -203,6 +245,9 @@ export class EventStore {
    * (only then may DingTalk be told `success`), 'duplicate' when the event was seen before.
    */
   async accept(eventId: string, receiver: string, message: unknown, contentKey?: string): Promise<'new' | 'duplicate'> {
+    // While the file is lost not even a duplicate is acknowledged: its row may be in the lost file only.
+    const refused = this.recovery?.refusal();
+    if (refused) throw refused;
     const pending = this.inFlight.get(eventId) ?? (contentKey !== undefined ? this.inFlight.get(contentKey) : undefined);
     if (pending) {
       await pending;
@@ -252,6 +297,8 @@ export class EventStore {
 
   /** Queues a delivery of `body` to `subscriber`; 'duplicate' if that subscriber already has the event. */
   async enqueue(subscriber: string, eventId: string, eventType: string, body: string, delayMs = 0): Promise<'new' | 'duplicate'> {
+    const refused = this.recovery?.refusal();
+    if (refused) throw refused;
     if (this.statements.outboxHas.get(subscriber, eventId)) return 'duplicate';
     let inserted = false;
     await this.commit.write(() => {
@@ -340,6 +387,7 @@ export class EventStore {
 
   close(): void {
     this.commit.flush();
+    this.recovery?.close(); // a lost file is restored before the connection holding its data closes
     this.closeConnection();
   }
 }
