@@ -9,7 +9,7 @@ import { OpenApiClient } from '../core/openapi/client';
 import { StreamHub } from '../core/stream/hub';
 import { HANDOFF_CHECK_MS, pendingRedeliveries, settleHandoffs } from '../core/store/handoff';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
-import { storePath } from './store-location';
+import { storeFileLog, storePath } from './store-location';
 import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
 
@@ -84,7 +84,7 @@ export default function register(RED: NodeAPI): void {
     let hub: StreamHub | undefined;
     let lease: StoreLease | undefined;
     const receiver = `stream:${this.id}`;
-    const store = () => (lease ??= acquireStore(storePath(RED))).store;
+    const store = () => (lease ??= acquireStore(storePath(RED), storeFileLog(RED, this))).store;
     this.streamHub = () => {
       if (!hub && this.appKey && creds.appSecret) {
         hub = new StreamHub({ clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },

@@ -16,7 +16,7 @@ import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { registerType } from './register-type';
-import { storeFailureAdvice, storePath } from './store-location';
+import { storeFailureAdvice, storeFileLog, storePath } from './store-location';
 
 interface EventInDef extends NodeDef {
   app?: string;
@@ -90,7 +90,7 @@ export default function register(RED: NodeAPI): void {
       return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey));
     };
     try {
-      lease = acquireStore(storePath(RED));
+      lease = acquireStore(storePath(RED), storeFileLog(RED, node));
     } catch (err) {
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
