@@ -10,7 +10,7 @@ import { StreamHub } from '../core/stream/hub';
 import type { HandoffReceiver } from '../core/handoff/tracker';
 import { handoffTracker } from './handoff-hooks';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
-import { storePath } from './store-location';
+import { storeFileLog, storePath } from './store-location';
 import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
 
@@ -85,7 +85,7 @@ export default function register(RED: NodeAPI): void {
     let hub: StreamHub | undefined;
     let lease: StoreLease | undefined;
     const receiver = `stream:${this.id}`;
-    const store = () => (lease ??= acquireStore(storePath(RED))).store;
+    const store = () => (lease ??= acquireStore(storePath(RED), storeFileLog(RED, this))).store;
     const handoff = handoffTracker(RED);
     const streamReceiver: HandoffReceiver = {
       store: () => {

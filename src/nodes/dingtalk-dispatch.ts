@@ -17,7 +17,7 @@ import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/event-store';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { registerType } from './register-type';
-import { storeFailureAdvice, storePath } from './store-location';
+import { storeFailureAdvice, storeFileLog, storePath } from './store-location';
 
 interface DispatchDef extends NodeDef {
   url?: string;
@@ -144,7 +144,7 @@ export default function register(RED: NodeAPI): void {
     let lease: StoreLease | undefined;
     let storeProblem = '';
     try {
-      lease = acquireStore(storePath(RED));
+      lease = acquireStore(storePath(RED), storeFileLog(RED, node));
     } catch (err) {
       storeProblem = t('errors.store', { message: storeFailureAdvice(RED, err) });
       problems.push(storeProblem);

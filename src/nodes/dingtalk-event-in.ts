@@ -18,7 +18,7 @@ import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { registerType } from './register-type';
-import { storeFailureAdvice, storePath } from './store-location';
+import { storeFailureAdvice, storeFileLog, storePath } from './store-location';
 
 interface EventInDef extends NodeDef {
   app?: string;
@@ -92,7 +92,7 @@ export default function register(RED: NodeAPI): void {
       return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey), def.app ?? '');
     };
     try {
-      lease = acquireStore(storePath(RED));
+      lease = acquireStore(storePath(RED), storeFileLog(RED, node));
     } catch (err) {
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }

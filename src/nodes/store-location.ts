@@ -1,12 +1,13 @@
 /**
  * Where the embedded store lives: `dingtalkStorePath` in settings.js, else `dingtalk-hub.sqlite` in the
  * Node-RED user directory (beside flows.json), else the system temp folder. And, when it cannot be
- * opened, what to tell the user to do about it.
+ * opened, what to tell the user to do about it; when its file is lost while open, what to log.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { NodeAPI } from 'node-red';
+import type { Node, NodeAPI } from 'node-red';
+import type { StoreEvent } from '../core/store/file-recovery';
 import { describeStoreFailure } from '../core/store/store-failure';
 
 export const STORE_FILE = 'dingtalk-hub.sqlite';
@@ -22,6 +23,7 @@ export function storePath(RED: NodeAPI): string {
 // that node set's namespace (Node-RED gives each node file its own).
 const PACKAGE_NAME = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { name: string }).name;
 const ADVICE = `${PACKAGE_NAME}/dingtalk-app:dingtalk-app.store`;
+const FILE_EVENTS = `${PACKAGE_NAME}/dingtalk-app:dingtalk-app.store-file`;
 
 /** The folder to run `npm rebuild better-sqlite3` in: the one whose node_modules holds it. */
 function installRoot(): string {
@@ -36,4 +38,16 @@ function installRoot(): string {
 export function storeFailureAdvice(RED: NodeAPI, err: unknown): string {
   const { kind, detail } = describeStoreFailure(err);
   return RED._(`${ADVICE}.${kind}`, { detail, path: storePath(RED), dir: installRoot(), node: process.version });
+}
+
+/** What the store reports about its file (deleted, replaced, restored), in the node's log, in the runtime's language. */
+export function storeFileLog(RED: NodeAPI, node: Node): { onEvent: (event: StoreEvent) => void } {
+  return {
+    onEvent(event) {
+      if (event.kind === 'file-lost') node.warn(RED._(`${FILE_EVENTS}.${event.state}`, { file: event.file, path: event.path }));
+      else if (event.kind === 'restore-failed') node.warn(RED._(`${FILE_EVENTS}.restore-failed`, { path: event.path, error: event.error }));
+      else if (event.movedAside.length > 0) node.log(RED._(`${FILE_EVENTS}.restored-aside`, { path: event.path, aside: event.movedAside.join(', ') }));
+      else node.log(RED._(`${FILE_EVENTS}.restored`, { path: event.path }));
+    },
+  };
 }

@@ -301,6 +301,41 @@ describe('dingtalk-event-in', function () {
     });
   });
 
+  describe('store file deleted while running', function () {
+    it('answers 503 with one warning, restores the file by itself, then answers success again; nothing is lost', async function () {
+      await load(standardFlow(), standardCredentials());
+      const out = collect();
+      const node = helper.getNode('in');
+      const event = (id) => JSON.stringify({ EventType: 'user_add_org', eventId: id });
+      (await push(event('before'))).status.should.equal(200);
+      const file = helper.settings().dingtalkStorePath;
+      fs.unlinkSync(file);
+      const res = await push(event('during'));
+      res.status.should.equal(503);
+      res.json.error.should.equal('store-unavailable');
+      res.json.message.should.containEql(file);
+      const logged = (method, key) => callsOn(node, method).map((a) => String(a[0])).filter((l) => l.includes(`dingtalk-app.store-file.${key} `));
+      for (let i = 0; i < 100 && logged('log', 'restored').length === 0; i += 1) await settle(20);
+      logged('warn', 'deleted').length.should.equal(1);
+      logged('warn', 'deleted')[0].should.containEql(file); // the test runtime shows the key and its parameters
+      logged('log', 'restored').length.should.equal(1);
+      const again = await push(event('during'));
+      again.status.should.equal(200);
+      openReply(again.json).should.equal('success');
+      (await push(event('after'))).status.should.equal(200);
+      await settle();
+      out.map((m) => m.dingtalk.eventId).should.eql(['before', 'during', 'after']);
+      await unload();
+      fs.existsSync(file).should.be.true();
+      await load(standardFlow(), standardCredentials(), { keepStore: true });
+      const again2 = collect();
+      // all three are known from the restored file (duplicates) and had finished in the flow (not emitted again)
+      for (const id of ['before', 'during', 'after']) (await push(event(id))).status.should.equal(200);
+      await settle(100);
+      again2.length.should.equal(0);
+    });
+  });
+
   describe('normalise option', function () {
     it('emits legacy events in the console shape when "normalise payload" is on', async function () {
       const flow = standardFlow();

@@ -11,10 +11,13 @@
  * queueing before it; a lost "delivered" mark means one more delivery of the same webhook-id, which
  * at-least-once allows. A process crash loses nothing: committed frames are in the OS already.
  * Backlogs live here, never in memory: workers read due deliveries a page at a time.
+ * A file deleted or replaced under the open store is noticed before anything more is acknowledged, and
+ * restored from the open connection by the same object (file-recovery.ts).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { FileRecovery, type StoreEventListener } from './file-recovery';
 import { GroupCommit } from './group-commit';
 import { WalSync } from './wal-sync';
 
@@ -128,72 +131,143 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (subscriber, state, next_at);
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (subscriber, state, id);
 `;
 
+/** Rebuilds an inbox from before per-app scopes (event_id unique across the store), keeping its rows. */
+function migrateInbox(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
+  if (columns.length === 0) db.exec(INBOX);
+  else if (!columns.some((c) => c.name === 'scope')) {
+    if (!columns.some((c) => c.name === 'content_key')) db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
+    db.exec('DROP INDEX IF EXISTS inbox_pending; DROP INDEX IF EXISTS inbox_age; DROP INDEX IF EXISTS inbox_content;');
+    db.transaction(() => db.exec(INBOX_MIGRATION))();
+  }
+  db.exec(INBOX_INDEXES);
+}
+
+/** Every statement the store runs, prepared on a connection (again after the file was restored). */
+function prepareStatements(db: Database.Database) {
+  return {
+    inboxHas: db.prepare("SELECT 1 FROM inbox WHERE event_id = ? AND scope IN (?, '')").pluck(),
+    inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
+    inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, scope, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?, ?)'),
+    inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND scope = ? AND receiver = ? AND handed = 0'),
+    inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
+    inboxMessage: db.prepare('SELECT message FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0').pluck(),
+    inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE event_id = ? AND receiver = ? AND handed = 0'),
+    inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
+    outboxInsert: db.prepare(
+      'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
+    dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
+    head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
+    nextDue: db.prepare("SELECT id, next_at AS nextAt FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY next_at, id LIMIT ?"),
+    byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
+    delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+    failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
+    wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
+    counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
+    list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
+    replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
+    replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
+    pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
+  };
+}
+
 const NONE: ReadonlySet<number> = new Set();
 
 export interface StoreOptions {
   now?: () => number;
+  /** Told when the file is lost, restored, or cannot be restored (see file-recovery.ts). */
+  onEvent?: StoreEventListener;
+  /** How often the file's identity is checked besides after every durable flush. */
+  fileCheckMs?: number;
 }
 
 export class EventStore {
   readonly path: string;
-  private readonly db: Database.Database;
+  // Replaced together by openDatabase() when the file is restored after a loss (file-recovery.ts).
+  private db!: Database.Database;
+  private walSync: WalSync | undefined;
+  private statements!: ReturnType<typeof prepareStatements>;
   private readonly commit: GroupCommit;
-  private readonly walSync: WalSync | undefined;
   private readonly now: () => number;
   /** Accepts waiting for the current batch, so a duplicate arriving meanwhile is recognised. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly statements;
+  /** Durable batches between their commit and their acknowledgement. */
+  private readonly flushing = new Set<Promise<void>>();
+  private readonly recovery: FileRecovery | undefined;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
     this.now = options.now ?? Date.now;
+    this.commit = new GroupCommit((body, durable) => this.commitBatch(body, durable));
+    this.openDatabase();
+    if (path !== ':memory:') {
+      try {
+        this.recovery = new FileRecovery(path, {
+          connection: () => (this.db.open ? this.db : undefined),
+          settle: () => this.settle(),
+          closeConnection: () => this.closeConnection(),
+          openConnection: () => this.openDatabase(),
+        }, options.onEvent, options.fileCheckMs);
+      } catch (err) {
+        this.closeConnection();
+        throw err;
+      }
+    }
+  }
+
+  /** Opens the database at this.path (also to reopen it after a restore) and prepares its statements. */
+  private openDatabase(): void {
+    const path = this.path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    const db = new Database(path);
     try {
       // Some file systems (network shares) cannot hold a WAL; SQLite then keeps its rollback journal, and
       // the store falls back to flushing inside each commit (synchronous FULL), which is slower but as safe.
-      const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
-      this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
-      this.db.pragma('busy_timeout = 5000');
-      this.db.exec(SCHEMA);
-      this.migrateInbox();
-      const walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
-      this.walSync = walSync;
-      this.commit = new GroupCommit((body, durable) => {
-        this.db.transaction(body)();
-        if (durable && walSync) return walSync.sync();
-      });
-      const db = this.db;
-      this.statements = {
-        inboxHas: db.prepare("SELECT 1 FROM inbox WHERE event_id = ? AND scope IN (?, '')").pluck(),
-        inboxHasKey: db.prepare('SELECT 1 FROM inbox WHERE content_key = ?').pluck(),
-        inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (event_id, scope, receiver, received_at, message, content_key) VALUES (?, ?, ?, ?, ?, ?)'),
-        inboxForget: db.prepare('DELETE FROM inbox WHERE event_id = ? AND scope = ? AND receiver = ? AND handed = 0'),
-        inboxPending: db.prepare('SELECT seq, event_id AS eventId, receiver, received_at AS receivedAt, message FROM inbox WHERE receiver = ? AND handed = 0 ORDER BY seq'),
-        inboxMessage: db.prepare('SELECT message FROM inbox WHERE event_id = ? AND receiver = ? AND handed = 0').pluck(),
-        inboxHand: db.prepare('UPDATE inbox SET handed = 1 WHERE event_id = ? AND receiver = ? AND handed = 0'),
-        inboxPrune: db.prepare('DELETE FROM inbox WHERE received_at < ? AND handed = 1'),
-        outboxInsert: db.prepare(
-          'INSERT OR IGNORE INTO outbox (subscriber, event_id, event_type, body, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ),
-        outboxHas: db.prepare('SELECT 1 FROM outbox WHERE subscriber = ? AND event_id = ?').pluck(),
-        dueIds: db.prepare("SELECT id FROM outbox WHERE subscriber = ? AND state = 'queued' AND next_at <= ? ORDER BY next_at, id LIMIT ?").pluck(),
-        head: db.prepare("SELECT * FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1"),
-        nextDue: db.prepare("SELECT id, next_at AS nextAt FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY next_at, id LIMIT ?"),
-        byId: db.prepare('SELECT * FROM outbox WHERE id = ?'),
-        delivered: db.prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
-        failed: db.prepare('UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?'),
-        wakeAll: db.prepare("UPDATE outbox SET next_at = ? WHERE subscriber = ? AND state = 'queued' AND next_at > ?"),
-        counts: db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE subscriber = ? GROUP BY state'),
-        list: db.prepare('SELECT * FROM outbox WHERE subscriber = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
-        replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
-        replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
-        pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
-      };
+      const wal = db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+      db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      migrateInbox(db);
+      this.statements = prepareStatements(db);
+      this.walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
     } catch (err) {
-      this.db.close(); // not a usable store (not a database, read-only...): let go of the file
+      db.close(); // not a usable store (not a database, read-only...): let go of the file
       throw err;
     }
+    this.db = db;
+  }
+
+  private closeConnection(): void {
+    this.walSync?.close();
+    this.walSync = undefined;
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * One group-commit batch. A durable one is acknowledged only once flushed AND the flushed file is still
+   * the one at the path (one stat per batch, not per write): a deleted file takes writes as well.
+   */
+  private commitBatch(body: () => void, durable: boolean): void | Promise<void> {
+    this.db.transaction(body)();
+    if (!durable) return;
+    const verify = () => this.recovery?.verify();
+    if (!this.walSync) return verify();
+    const flushed = this.walSync.sync().then(verify, (err: unknown) => {
+      verify(); // a lost file explains a failed flush (its -wal gone) better than the flush error
+      throw err;
+    });
+    this.flushing.add(flushed);
+    const done = () => this.flushing.delete(flushed);
+    flushed.then(done, done);
+    return flushed;
+  }
+
+  /** Commits what is queued and waits for every flush in flight (before the file is restored). */
+  private async settle(): Promise<void> {
+    this.commit.flush();
+    await Promise.allSettled([...this.flushing]);
   }
 
   // --- inbox -------------------------------------------------------------------------------------
@@ -206,6 +280,9 @@ export class EventStore {
    */
   async accept(eventId: string, receiver: string, message: unknown, contentKey?: string, scope = ''): Promise<'new' | 'duplicate'> {
     const flightKey = `${scope}\u0000${eventId}`;
+    // While the file is lost not even a duplicate is acknowledged: its row may be in the lost file only.
+    const refused = this.recovery?.refusal();
+    if (refused) throw refused;
     const pending = this.inFlight.get(flightKey) ?? (contentKey !== undefined ? this.inFlight.get(contentKey) : undefined);
     if (pending) {
       await pending;
@@ -265,6 +342,8 @@ export class EventStore {
 
   /** Queues a delivery of `body` to `subscriber`; 'duplicate' if that subscriber already has the event. */
   async enqueue(subscriber: string, eventId: string, eventType: string, body: string, delayMs = 0): Promise<'new' | 'duplicate'> {
+    const refused = this.recovery?.refusal();
+    if (refused) throw refused;
     if (this.statements.outboxHas.get(subscriber, eventId)) return 'duplicate';
     let inserted = false;
     await this.commit.write(() => {
@@ -351,21 +430,9 @@ export class EventStore {
     return this.statements.pruneDelivered.run(subscriber, before).changes;
   }
 
-  /** Rebuilds an inbox from before per-app scopes (event_id unique across the store), keeping its rows. */
-  private migrateInbox(): void {
-    const columns = this.db.prepare('PRAGMA table_info(inbox)').all() as { name: string }[];
-    if (columns.length === 0) this.db.exec(INBOX);
-    else if (!columns.some((c) => c.name === 'scope')) {
-      if (!columns.some((c) => c.name === 'content_key')) this.db.exec('ALTER TABLE inbox ADD COLUMN content_key TEXT');
-      this.db.exec('DROP INDEX IF EXISTS inbox_pending; DROP INDEX IF EXISTS inbox_age; DROP INDEX IF EXISTS inbox_content;');
-      this.db.transaction(() => this.db.exec(INBOX_MIGRATION))();
-    }
-    this.db.exec(INBOX_INDEXES);
-  }
-
   close(): void {
     this.commit.flush();
-    this.walSync?.close();
-    if (this.db.open) this.db.close();
+    this.recovery?.close(); // a lost file is restored before the connection holding its data closes
+    this.closeConnection();
   }
 }

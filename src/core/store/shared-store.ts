@@ -1,23 +1,32 @@
 /**
  * One EventStore per database file for the whole runtime, shared by every node that uses it and
  * closed when the last of them lets go (a full redeploy closes and reopens it, which is cheap).
+ * What the store reports about its file (file-recovery.ts) is told once, to the longest-standing
+ * user that gave a listener: not once per node, and never to a node that has let go.
  */
 import { EventStore, type StoreOptions } from './event-store';
+import type { StoreEventListener } from './file-recovery';
 
-const open = new Map<string, { store: EventStore; users: number }>();
+const open = new Map<string, { store: EventStore; users: number; listeners: Set<StoreEventListener> }>();
 
 export interface StoreLease {
   store: EventStore;
   release(): void;
 }
 
-export function acquireStore(path: string, options?: StoreOptions): StoreLease {
+/** `options` other than onEvent apply when this call opens the store; onEvent is this user's listener. */
+export function acquireStore(path: string, options: StoreOptions = {}): StoreLease {
   let entry = open.get(path);
   if (!entry) {
-    entry = { store: new EventStore(path, options), users: 0 };
+    const listeners = new Set<StoreEventListener>();
+    const onEvent: StoreEventListener = (event) => listeners.values().next().value?.(event);
+    entry = { store: new EventStore(path, { ...options, onEvent }), users: 0, listeners };
     open.set(path, entry);
   }
   entry.users += 1;
+  // A function object of its own, so that two users passing the same function are both counted.
+  const listener: StoreEventListener | undefined = options.onEvent && ((event) => options.onEvent?.(event));
+  if (listener) entry.listeners.add(listener);
   const held = entry;
   let released = false;
   return {
@@ -28,8 +37,9 @@ export function acquireStore(path: string, options?: StoreOptions): StoreLease {
       held.users -= 1;
       if (held.users === 0 && open.get(path) === held) {
         open.delete(path);
-        held.store.close();
+        held.store.close(); // may still report (a lost file restored on close): to this last user
       }
+      if (listener) held.listeners.delete(listener);
     },
   };
 }
