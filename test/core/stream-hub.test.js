@@ -61,7 +61,7 @@ describe('core/stream hub', function () {
 
   it('a frame whose data nests too deep is acknowledged SUCCESS, never stored, and reported to the nodes', async function () {
     const intakes = [];
-    hub = new StreamHub({ clientId: 'dingapphub', clientSecret: 'hub-secret', apiUrl: gateway.url }, async (eventId) => {
+    const hub = new StreamHub({ clientId: 'dingapphub', clientSecret: 'hub-secret', apiUrl: gateway.url }, async (eventId) => {
       intakes.push(eventId);
       return 'new';
     });
