@@ -75,4 +75,33 @@ describe('core/delivery worker while waiting (real clock)', function () {
     STORE_PAUSE_MS.should.be.above(1000);
     store.counts('s').queued.should.equal(1); // still queued: delivered again once the store works
   });
+
+  it('a delivery the endpoint took but the store could not mark is never sent again; the mark follows once it can', async function () {
+    let offset = 0; // moves this test's clock past the store pause
+    const shifted = { ...clock, now: () => Date.now() + offset };
+    const posts = [];
+    const delivered = [];
+    worker = new DeliveryWorker({ subscriber: 's', store, clock: shifted, schedule: [0, 60000], concurrency: 4, ordered: false,
+      attempt: async (d) => { posts.push(d.eventId); return answer(200); }, onDelivered: (o) => delivered.push(o.delivery.eventId), onStoreError: () => {} });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    const record = store.recordDelivered.bind(store);
+    let full = true;
+    store.recordDelivered = (...args) => (full ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : record(...args));
+    worker.start();
+    await sleep(100);
+    posts.should.eql(['e1']);
+    offset += STORE_PAUSE_MS + 1000; // the pause is over, the disk still full
+    worker.wake();
+    await sleep(100);
+    posts.should.eql(['e1']); // not sent again: the endpoint has it
+    store.counts('s').queued.should.equal(1);
+    await store.enqueue('s', 'e2', 'user_add_org', '{}', 0);
+    full = false; // room again
+    offset += STORE_PAUSE_MS + 1000;
+    worker.wake();
+    await sleep(200);
+    posts.should.eql(['e1', 'e2']); // e1 once only
+    store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
+    delivered.sort().should.eql(['e1', 'e2']);
+  });
 });

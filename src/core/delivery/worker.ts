@@ -80,6 +80,12 @@ export class DeliveryWorker {
   private pausedUntil: number | undefined;
   /** When the current run of failures began (undefined while the endpoint answers). */
   failingSince: number | undefined;
+  /**
+   * Deliveries the endpoint took (2xx) whose "delivered" mark the store could not write (a full disk):
+   * never sent again by this process; their mark is written as soon as the store takes writes.
+   */
+  private readonly unrecorded = new Map<number, { status: number; outcome: Outcome }>();
+  private recording = false;
 
   constructor(private readonly options: WorkerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -128,6 +134,11 @@ export class DeliveryWorker {
     return this.pausedUntil === undefined ? this.openUntil : Math.max(this.openUntil, this.pausedUntil);
   }
 
+  /** In flight, or delivered but not yet recorded: neither may start again. */
+  private get busy(): ReadonlySet<number> {
+    return this.unrecorded.size === 0 ? this.inFlight : new Set([...this.inFlight, ...this.unrecorded.keys()]);
+  }
+
   private pump(): void {
     const { store, subscriber, ordered } = this.options;
     const hold = this.holdUntil;
@@ -136,16 +147,18 @@ export class DeliveryWorker {
       return;
     }
     this.pausedUntil = undefined;
+    if (this.unrecorded.size > 0) this.recordUnrecorded();
+    const busy = this.busy;
     let started = 0;
     const free = this.limit - this.inFlight.size;
     if (free > 0) {
       let batch: Delivery[];
       if (ordered) {
         const head = store.head(subscriber);
-        batch = head && head.nextAt <= this.clock.now() && !this.inFlight.has(head.id) ? [head] : [];
+        batch = head && head.nextAt <= this.clock.now() && !busy.has(head.id) ? [head] : [];
       } else {
         // Ids first (from the index alone): the rows in flight come back too and are skipped unread.
-        const ids = store.dueIds(subscriber, free + this.inFlight.size).filter((id) => !this.inFlight.has(id)).slice(0, free);
+        const ids = store.dueIds(subscriber, free + busy.size).filter((id) => !busy.has(id)).slice(0, free);
         batch = ids.map((id) => store.get(id)).filter((d): d is Delivery => d !== undefined && d.state === 'queued');
       }
       for (const delivery of batch) this.run(delivery);
@@ -164,7 +177,7 @@ export class DeliveryWorker {
     if (this.stopped) return;
     const { store, subscriber, ordered } = this.options;
     if (this.inFlight.size >= this.limit) return;
-    let next = ordered ? store.head(subscriber)?.nextAt : store.nextDueAt(subscriber, this.inFlight);
+    let next = ordered ? store.head(subscriber)?.nextAt : store.nextDueAt(subscriber, this.busy);
     if (next === undefined) {
       this.clearTimer();
       return;
@@ -211,6 +224,28 @@ export class DeliveryWorker {
       });
   }
 
+  /** Writes the delivered marks that failed before; on failure everything pauses again. */
+  private recordUnrecorded(): void {
+    if (this.recording) return;
+    this.recording = true;
+    const pending = [...this.unrecorded];
+    Promise.all(
+      pending.map(async ([id, { status, outcome }]) => {
+        await this.options.store.recordDelivered(id, status);
+        this.unrecorded.delete(id);
+        if (!this.stopped) this.options.onDelivered?.(outcome);
+      }),
+    )
+      .catch((err: unknown) => {
+        this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
+        if (!this.stopped) this.options.onStoreError?.(err);
+      })
+      .finally(() => {
+        this.recording = false;
+        if (!this.stopped) this.wake();
+      });
+  }
+
   private async settle(delivery: Delivery, started: number, result: HttpResult | undefined, failure: string | undefined): Promise<void> {
     const { store, schedule } = this.options;
     const now = this.clock.now();
@@ -220,7 +255,12 @@ export class DeliveryWorker {
     const success = result !== undefined && status !== undefined && status >= 200 && status < 300 && failure === undefined;
 
     if (success) {
-      await store.recordDelivered(delivery.id, status);
+      try {
+        await store.recordDelivered(delivery.id, status);
+      } catch (err) {
+        this.unrecorded.set(delivery.id, { status, outcome });
+        throw err; // -> a pause and one warning; the mark is written later (recordUnrecorded)
+      }
       const wasDown = this.openUntil !== undefined;
       this.consecutiveFailures = 0;
       this.failingSince = undefined;
