@@ -1,8 +1,9 @@
 /**
- * The runtime's one hand-off tracker (core/handoff/tracker), fed by Node-RED's messaging hooks.
- * The hooks are added only while an acknowledged event has messages in the flow and removed when the
- * last one has finished, so a runtime whose DingTalk events are all handed on pays nothing for them;
- * while they are on, every message costs one Map lookup of its `_msgid` in each hook.
+ * The runtime's one hand-off tracker (core/handoff/tracker), fed by two of Node-RED's messaging hooks
+ * (onSend, onComplete). The hooks are added only while an acknowledged event has messages in the flow
+ * and removed when the last one has finished, so a runtime whose DingTalk events are all handed on pays
+ * nothing for them; while they are on, every message costs Node-RED's hook call and one Map lookup of its
+ * `_msgid` per send and per done.
  */
 import type { NodeAPI } from 'node-red';
 import { HandoffTracker, type NodeRef } from '../core/handoff/tracker';
@@ -11,7 +12,7 @@ import { HandoffTracker, type NodeRef } from '../core/handoff/tracker';
 export const DEFAULT_HANDOFF_SECONDS = 600;
 
 const LABEL = 'dingtalkHandoff';
-const HOOKS = ['onSend', 'onReceive', 'postReceive', 'onComplete'] as const;
+const HOOKS = ['onSend', 'onComplete'] as const;
 
 type AnyNode = {
   id: string;
@@ -24,7 +25,6 @@ type AnyNode = {
 };
 type Msg = { _msgid?: string };
 type SendEvent = { msg: Msg; source: { id: string; node?: AnyNode }; destination: { id: string; node?: AnyNode } };
-type ReceiveEvent = { msg: Msg; destination: { id: string; node: AnyNode } };
 type CompleteEvent = { msg: Msg; error?: unknown; node: { id: string; node: AnyNode } };
 type Hooks = { add(id: string, fn: (event: never) => void): void; remove(id: string): void; has(id: string): boolean };
 
@@ -63,25 +63,19 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
   const live = (id: string) => (state.red.nodes.getNode(id) as unknown as object | null) ?? undefined;
 
   // Where the runtime will deliver a sent message: the sender's flow resolves the wire, as Flow.send does.
-  const destination = (event: SendEvent): NodeRef | undefined => {
+  const destination = (event: SendEvent): AnyNode | undefined => {
     const flow = event.source.node?._flow;
     const node = (flow ? flow.getNode(event.destination.id) : live(event.destination.id)) as AnyNode | undefined;
-    return node && typeof node === 'object' ? ref(node) : undefined;
+    return node && typeof node === 'object' ? node : undefined;
   };
   const handlers = {
     onSend: (events: SendEvent[]) => {
       for (const event of events) {
         const id = event.msg?._msgid;
-        if (tracker.follows(id)) tracker.sent(id as string, destination(event));
+        if (!tracker.follows(id)) continue;
+        const node = destination(event);
+        tracker.sent(id as string, node && ref(node), node ? callsDone(node) : true);
       }
-    },
-    onReceive: (event: ReceiveEvent) => {
-      const id = event.msg?._msgid;
-      if (tracker.follows(id)) tracker.received(id as string, ref(event.destination.node));
-    },
-    postReceive: (event: ReceiveEvent) => {
-      const id = event.msg?._msgid;
-      if (tracker.follows(id)) tracker.returned(id as string, ref(event.destination.node), callsDone(event.destination.node));
     },
     onComplete: (event: CompleteEvent) => {
       const id = event.msg?._msgid;

@@ -68,17 +68,13 @@ describe('core/handoff tracker', function () {
     const id = w.sent[0]._msgid;
     w.tracker.sent(id, a);
     w.tracker.sent(id, b); // two wires
-    w.tracker.received(id, a);
     w.tracker.completed(id, a, undefined, false, w.sent[0]);
     await tick(10);
     w.rows.get('e1').handed.should.be.false(); // b has not finished
-    w.tracker.received(id, b);
     w.tracker.sent(id, a); // b passed it on before calling done
     w.tracker.completed(id, b, undefined, true, w.sent[0]);
     await tick(10);
     w.rows.get('e1').handed.should.be.false(); // it is on its way to a again
-    w.tracker.received(id, a);
-    w.tracker.returned(id, a, true); // a takes done: returning is not finishing
     await tick(10);
     w.rows.get('e1').handed.should.be.false();
     w.tracker.completed(id, a, undefined, false, w.sent[0]);
@@ -88,16 +84,35 @@ describe('core/handoff tracker', function () {
     w.log.watching.should.eql([true, false]); // hooks on while followed, off after
   });
 
-  it('a node that takes no done finishes with a message when its handler returns', async function () {
+  it('a node the runtime hands a message straight to (catch, link in) counts through what it sends before its done', async function () {
+    const w = world();
+    const a = w.node('a');
+    const caught = w.node('catch', 'catch');
+    const b = w.node('b');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('e1'));
+    const id = w.sent[0]._msgid;
+    w.tracker.sent(id, a);
+    // a fails: its done(err) comes first, then the runtime gives the message to the catch node, which
+    // sends it on and calls done, all in one turn
+    w.tracker.completed(id, a, new Error('boom'), false, w.sent[0]);
+    w.tracker.sent(id, b);
+    w.tracker.completed(id, caught, undefined, false, w.sent[0]);
+    await tick(10);
+    w.rows.get('e1').handed.should.be.false(); // b holds it
+    w.tracker.completed(id, b, undefined, false, w.sent[0]);
+    await until('handed on', () => w.rows.get('e1').handed);
+  });
+
+  it('a node that takes no done finishes with a message when its handler returns (only what it sends counts)', async function () {
     const w = world();
     const legacy = w.node('legacy');
     w.tracker.register('in1', w.receiver);
     w.tracker.flowsStarted();
     w.tracker.emit('in1', w.accept('e1'));
     const id = w.sent[0]._msgid;
-    w.tracker.sent(id, legacy);
-    w.tracker.received(id, legacy);
-    w.tracker.returned(id, legacy, false);
+    w.tracker.sent(id, legacy, false);
     await tick(10);
     w.rows.get('e1').handed.should.be.true();
   });
@@ -113,9 +128,7 @@ describe('core/handoff tracker', function () {
     w.tracker.emit('in1', w.accept('held-by-kept'));
     const [m1, m2, m3] = w.sent.map((m) => m._msgid);
     w.tracker.sent(m1, a);
-    w.tracker.received(m1, a);
     w.tracker.sent(m3, keep);
-    w.tracker.received(m3, keep);
     w.tracker.flowsStopping(); // "Modified Nodes" deploy of a
     w.tracker.sent(m2, undefined); // the runtime has no running a: dropped
     w.node('a'); // the new instance of a
@@ -127,7 +140,6 @@ describe('core/handoff tracker', function () {
     const a2 = { id: 'a', type: 'function', instance: w.live.get('a') };
     for (const m of again) {
       w.tracker.sent(m._msgid, a2);
-      w.tracker.received(m._msgid, a2);
     }
     // the old instance finishing late changes nothing for the new copies
     w.tracker.completed(m1, a, undefined, false, w.sent[0]);
@@ -173,7 +185,6 @@ describe('core/handoff tracker', function () {
     for (const id of ['e1', 'e2']) w.tracker.emit('in1', w.accept(id));
     for (const m of w.sent) {
       w.tracker.sent(m._msgid, d);
-      w.tracker.received(m._msgid, d);
       w.tracker.completed(m._msgid, d, new Error('database or disk is full'), true, m);
     }
     await until('a probe', () => d.instance.received.length === 1);
@@ -182,17 +193,14 @@ describe('core/handoff tracker', function () {
     await tick(20);
     d.instance.received.length.should.equal(1); // one probe at a time: the next waits for its outcome
     w.rows.get('e1').handed.should.be.false();
-    w.tracker.received(probe._msgid, d);
     const failedAt = Date.now();
     w.tracker.completed(probe._msgid, d, new Error('still full'), true, probe);
     await until('the next probe', () => d.instance.received.length === 2);
     (Date.now() - failedAt).should.be.aboveOrEqual(9); // backed off: 5 ms, then 10 ms
     const second = d.instance.received[1];
-    w.tracker.received(second._msgid, d);
     w.tracker.completed(second._msgid, d, undefined, true, second); // the disk has room again
     await until('the rest at once', () => d.instance.received.length === 3);
     const third = d.instance.received[2];
-    w.tracker.received(third._msgid, d);
     w.tracker.completed(third._msgid, d, undefined, true, third);
     await until('both handed on', () => w.rows.get('e1').handed && w.rows.get('e2').handed);
   });
@@ -206,7 +214,6 @@ describe('core/handoff tracker', function () {
       w.tracker.emit('in1', w.accept(id));
       const m = w.sent[w.sent.length - 1];
       w.tracker.sent(m._msgid, silent);
-      w.tracker.received(m._msgid, silent);
     }
     await tick(30);
     w.rows.get('e1').handed.should.be.false();

@@ -4,9 +4,12 @@
  * this class from Node-RED's messaging hooks; it knows nothing of Node-RED itself:
  *   - a receiver emits through emit(): each message gets a fresh `_msgid`, mapped to its event;
  *   - sent(): a message left for a node (one per wire; the instance it will reach, or none when the
- *     runtime has nowhere to deliver it, as while a deploy replaces that node: then it is lost);
- *   - received() / returned() / completed(): it reached a node, the node's input handler returned
- *     (which finishes it for nodes that take no `done`), the node called `done`;
+ *     runtime has nowhere to deliver it, as while a deploy replaces that node: then it is lost); a node
+ *     that takes no `done` finishes with it when its handler returns, so only what it sends on counts;
+ *   - completed(): the node called `done`. Messages the runtime hands straight to a node (catch,
+ *     complete, link in) are not counted themselves: those nodes pass them on before they call done,
+ *     synchronously, so what they send is counted before the message they got finishes. Two hooks
+ *     (onSend, onComplete) are all it takes, which keeps the cost for every other message low;
  *   - a dispatch node that could not queue it (done(err)) keeps the event pending: the message is
  *     handed to that node again once the store takes writes again (one probe at a time, backing off);
  *   - after each deploy (flowsStarted()) a message held by a node that no longer runs is lost; every
@@ -57,10 +60,8 @@ export interface NodeRef {
 
 interface Slot {
   node: NodeRef;
-  /** Sent to the node, not yet received (the runtime delivers on the next turn of the event loop). */
-  transit: number;
-  /** Received, not yet finished. */
-  held: number;
+  /** Messages sent to the node (or being received) that it has not reported done yet. */
+  count: number;
   since: number;
 }
 
@@ -176,7 +177,8 @@ export class HandoffTracker {
     this.deploying = true;
   }
 
-  sent(msgid: string, destination: NodeRef | undefined): void {
+  /** A message left for `destination`; `completes` is false for a node that never calls `done`. */
+  sent(msgid: string, destination: NodeRef | undefined, completes = true): void {
     const entry = this.byMsgId.get(msgid);
     if (!entry) return;
     if (!destination) {
@@ -185,22 +187,14 @@ export class HandoffTracker {
       if (this.deploying) entry.lost = true;
       return;
     }
-    this.slot(entry, destination).transit += 1;
-  }
-
-  received(msgid: string, node: NodeRef): void {
-    const entry = this.byMsgId.get(msgid);
-    if (!entry) return;
-    const slot = this.slot(entry, node);
-    // Messages handed straight to a node (catch, complete, link in) were never "sent".
-    if (slot.transit > 0) slot.transit -= 1;
-    slot.held += 1;
+    if (!completes) {
+      // Finished once its handler returns; but a node a deploy is stopping may never run it.
+      if (this.deploying) entry.lost = true;
+      return;
+    }
+    const slot = this.slot(entry, destination);
+    slot.count += 1;
     slot.since = this.host.now();
-  }
-
-  /** The node's input handler returned; `completes` is false for nodes that never call `done`. */
-  returned(msgid: string, node: NodeRef, completes: boolean): void {
-    if (!completes) this.completed(msgid, node, undefined, false);
   }
 
   /** The node called done(err?). `dispatch` marks the hub's dispatch nodes, whose errors mean "not queued". */
@@ -208,7 +202,7 @@ export class HandoffTracker {
     const entry = this.byMsgId.get(msgid);
     if (!entry) return;
     const slot = entry.slots.get(node.instance);
-    if (slot && slot.held > 0) slot.held -= 1;
+    if (slot && slot.count > 0) slot.count -= 1;
     const failed = error !== undefined && error !== null && dispatch && msg !== undefined;
     if (failed) entry.failed.push({ node, msg });
     if (msg !== undefined && msg === this.probe) this.probed(!failed);
@@ -225,7 +219,7 @@ export class HandoffTracker {
     this.deploying = false;
     for (const entry of this.entries.values()) {
       for (const [instance, slot] of entry.slots) {
-        if (slot.transit + slot.held === 0) entry.slots.delete(instance);
+        if (slot.count === 0) entry.slots.delete(instance);
         else if (this.host.liveNode(slot.node.id) !== instance) {
           entry.slots.delete(instance);
           entry.lost = true;
@@ -279,7 +273,7 @@ export class HandoffTracker {
   private slot(entry: Entry, node: NodeRef): Slot {
     let slot = entry.slots.get(node.instance);
     if (!slot) {
-      slot = { node, transit: 0, held: 0, since: this.host.now() };
+      slot = { node, count: 0, since: this.host.now() };
       entry.slots.set(node.instance, slot);
     }
     return slot;
@@ -328,7 +322,7 @@ export class HandoffTracker {
 
   private pendingCount(entry: Entry): number {
     let n = 0;
-    for (const slot of entry.slots.values()) n += slot.transit + slot.held;
+    for (const slot of entry.slots.values()) n += slot.count;
     return n;
   }
 
@@ -412,6 +406,7 @@ export class HandoffTracker {
     }
     msg.dingtalk.redelivered = true;
     this.probe = msg;
+    this.slot(entry, node).count += 1; // handed straight to the node (no send): its done() settles it
     this.scheduleRetry(PROBE_WATCHDOG_MS); // completed() reschedules as soon as the probe has an outcome
     (node.instance as { receive(msg: unknown): void }).receive(msg);
   }
@@ -463,7 +458,7 @@ export class HandoffTracker {
     for (const entry of [...this.entries.values()]) {
       let changed = false;
       for (const [instance, slot] of entry.slots) {
-        if (slot.transit + slot.held === 0 || now - slot.since < limit) continue;
+        if (slot.count === 0 || now - slot.since < limit) continue;
         entry.slots.delete(instance);
         changed = true;
         if (!this.reportedStuck.has(slot.node.id)) {
