@@ -70,12 +70,18 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
   };
   const handlers = {
     onSend: (events: SendEvent[]) => {
+      let passed: string | undefined;
       for (const event of events) {
         const id = event.msg?._msgid;
         if (!tracker.follows(id)) continue;
         const node = destination(event);
         tracker.sent(id as string, node && ref(node), node ? callsDone(node) : true);
+        passed = id;
       }
+      // One send call passes a message on once, however many wires it took (a node without done is
+      // finished with it then). The destinations are counted first, so the event never looks finished.
+      const source = events[0]?.source.node;
+      if (passed !== undefined && source) tracker.passedOn(passed, ref(source));
     },
     onComplete: (event: CompleteEvent) => {
       const id = event.msg?._msgid;

@@ -13,7 +13,7 @@ async function until(what, fn, ms = 2000) {
   }
 }
 
-function world({ stuckMs = 60000 } = {}) {
+function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
   const live = new Map(); // node id -> running instance
   const log = { stuck: [], markFailed: [], watching: [] };
   let clock = 1000;
@@ -26,7 +26,7 @@ function world({ stuckMs = 60000 } = {}) {
     stuck: (id, type, seconds) => log.stuck.push([id, type, seconds]),
     markFailed: (err) => log.markFailed.push(err.message),
   };
-  const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
+  const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, noDoneGraceMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
   const rows = new Map(); // eventId -> { message, handed }
   let failMark = false;
   const store = {
@@ -105,16 +105,65 @@ describe('core/handoff tracker', function () {
     await until('handed on', () => w.rows.get('e1').handed);
   });
 
-  it('a node that takes no done finishes with a message when its handler returns (only what it sends counts)', async function () {
+  it('a node without done (core switch) finishes with a message when it passes it on, or after a grace if it drops it', async function () {
+    const w = world({ noDoneGraceMs: 20 });
+    const sw = w.node('switch', 'switch');
+    const b = w.node('b');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('routed'));
+    w.tracker.emit('in1', w.accept('dropped'));
+    const [routed, dropped] = w.sent.map((m) => m._msgid);
+    w.tracker.sent(routed, sw, false);
+    w.tracker.sent(dropped, sw, false);
+    await tick(10);
+    w.rows.get('routed').handed.should.be.false(); // queued in the switch: not finished when its handler returns
+    w.tracker.sent(routed, b); // the switch passes it on, a turn later
+    w.tracker.passedOn(routed, sw);
+    await tick(10);
+    w.rows.get('routed').handed.should.be.false(); // b holds it now
+    w.tracker.completed(routed, b, undefined, false, w.sent[0]);
+    await until('routed handed on', () => w.rows.get('routed').handed);
+    w.rows.get('dropped').handed.should.be.false();
+    w.advance(30); // no rule matched: it never comes out
+    await until('dropped handed on after the grace', () => w.rows.get('dropped').handed, 3000);
+    w.log.stuck.should.eql([]); // normal for such a node: not reported
+  });
+
+  it('a done() from a node a deploy stops (a delay dropping its queue) is no hand-off: the event is emitted again', async function () {
     const w = world();
-    const legacy = w.node('legacy');
+    const delay = w.node('delay', 'delay');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('queued'));
+    w.tracker.emit('in1', w.accept('passed'));
+    const [queued, passed] = w.sent.map((m) => m._msgid);
+    w.tracker.sent(queued, delay);
+    w.tracker.sent(passed, delay);
+    w.tracker.flowsStopping();
+    w.tracker.completed(passed, delay, undefined, false, w.sent[1]); // released just before it stopped…
+    w.tracker.completed(queued, delay, undefined, false, w.sent[0]); // …and the queue dropped on close
+    await tick(20);
+    w.rows.get('queued').handed.should.be.false(); // nothing is marked during a deploy
+    w.node('delay', 'delay'); // the new instance
+    w.tracker.flowsStarted();
+    w.sent.slice(2).map((m) => m.dingtalk.eventId).sort().should.eql(['passed', 'queued']); // both again: safe
+    w.sent.slice(2).every((m) => m.dingtalk.redelivered).should.be.true();
+  });
+
+  it('a done() during a deploy from a node that keeps running counts once the flows have started', async function () {
+    const w = world();
+    const keep = w.node('keep');
     w.tracker.register('in1', w.receiver);
     w.tracker.flowsStarted();
     w.tracker.emit('in1', w.accept('e1'));
     const id = w.sent[0]._msgid;
-    w.tracker.sent(id, legacy, false);
-    await tick(10);
-    w.rows.get('e1').handed.should.be.true();
+    w.tracker.sent(id, keep);
+    w.tracker.flowsStopping();
+    w.tracker.completed(id, keep, undefined, false, w.sent[0]);
+    w.tracker.flowsStarted();
+    await until('handed on', () => w.rows.get('e1').handed);
+    w.sent.length.should.equal(1); // not emitted again
   });
 
   it('emits again what a deploy lost: held by a replaced node, or sent while its node was being replaced', async function () {
@@ -222,6 +271,23 @@ describe('core/handoff tracker', function () {
     w.rows.get('e1').handed.should.be.true();
     w.rows.get('e2').handed.should.be.true();
     w.log.stuck.should.eql([['silent', 'third-party', 1]]);
+  });
+
+  it('a node that reports done for other messages (a slow delay queue) may hold one past the limit', async function () {
+    const w = world({ stuckMs: 1000 });
+    const delay = w.node('delay', 'delay');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    for (const id of ['first', 'waiting']) {
+      w.tracker.emit('in1', w.accept(id));
+      w.tracker.sent(w.sent[w.sent.length - 1]._msgid, delay);
+    }
+    w.tracker.completed(w.sent[0]._msgid, delay, undefined, false, w.sent[0]); // it does report done
+    w.advance(5000);
+    await tick(60);
+    w.rows.get('first').handed.should.be.true();
+    w.rows.get('waiting').handed.should.be.false(); // still queued in the delay: not given up
+    w.log.stuck.should.eql([]);
   });
 
   it('a failing mark is reported once and retried; the events stay pending meanwhile', async function () {

@@ -105,7 +105,8 @@ const standardCredentials = (over = {}) => ({ app: { token: APP.token, aesKey: A
 /** Collects the messages a helper node receives. */
 function collect(id = 'out') {
   const messages = [];
-  helper.getNode(id).on('input', (msg) => messages.push(msg));
+  // Takes done and calls it, like an ordinary end node (debug): the message has finished there.
+  helper.getNode(id).on('input', (msg, send, done) => { messages.push(msg); done(); });
   return messages;
 }
 

@@ -26,7 +26,7 @@ import type { ReceivedEvent } from '../receiver';
 export interface HandoffStore {
   pendingInbox(receiver: string): { eventId: string; message: string }[];
   pendingMessage(receiver: string, eventId: string): string | undefined;
-  markHanded(receiver: string, eventIds: readonly string[]): Promise<number>;
+  markHanded(receiver: string, eventIds: readonly string[], stillDone?: (eventId: string) => boolean): Promise<number>;
 }
 
 /** A receiver's way into the flow: `stamp` each message right before sending it. */
@@ -60,9 +60,20 @@ export interface NodeRef {
 
 interface Slot {
   node: NodeRef;
-  /** Messages sent to the node (or being received) that it has not reported done yet. */
+  /** Messages sent to the node (or being received) that it has not reported done (or passed on) yet. */
   count: number;
   since: number;
+  /** The node takes no `done` (core switch, subflow instances): it is finished once it passes a message on. */
+  noDone: boolean;
+}
+
+/** A done() reported while a deploy is under way: it counts only if its node is still running afterwards. */
+interface DoneDuringDeploy {
+  msgid: string;
+  node: NodeRef;
+  error: unknown;
+  dispatch: boolean;
+  msg: ReceivedEvent | undefined;
 }
 
 interface Failed {
@@ -79,6 +90,8 @@ interface Entry {
   lost: boolean;
   /** Messages a dispatch node could not queue: given to it again once the store takes writes. */
   failed: Failed[];
+  /** done() calls seen between flows:stopping and flows:started (delay, join… call done for what they drop on close). */
+  doneDuringDeploy: DoneDuringDeploy[];
 }
 
 export interface TrackerOptions {
@@ -88,7 +101,14 @@ export interface TrackerOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   sweepMs?: number;
+  /** How long a node without `done` may keep a message it has not passed on (default NO_DONE_GRACE_MS). */
+  noDoneGraceMs?: number;
 }
+
+/** A node without `done` that has not passed a message on after this long has filtered it out. */
+export const NO_DONE_GRACE_MS = 10_000;
+/** A node that reports done for other messages may hold one this long (a slow delay queue) before it counts. */
+export const KNOWN_NODE_LIMIT_MS = 24 * 3_600_000;
 
 /** How long a probe may take before the next one is tried anyway (its node may hang). */
 const PROBE_WATCHDOG_MS = 30_000;
@@ -115,6 +135,8 @@ export class HandoffTracker {
   private on = false;
   /** Between flows:stopping and flows:started (and before the first start). */
   private deploying = true;
+  /** Node instances that have reported done for a followed message: they hold messages for a reason. */
+  private readonly known = new WeakSet<object>();
   /** The failed queueing handed to its dispatch node again, whose outcome decides the next wait. */
   private probe: ReceivedEvent | undefined;
 
@@ -177,7 +199,11 @@ export class HandoffTracker {
     this.deploying = true;
   }
 
-  /** A message left for `destination`; `completes` is false for a node that never calls `done`. */
+  /**
+   * A message left for `destination`; `completes` is false for a node that never calls `done`: such a
+   * node is finished with it once it passes it on (passedOn), or NO_DONE_GRACE_MS later if it passes
+   * nothing on (it filtered the message out; it cannot say so).
+   */
   sent(msgid: string, destination: NodeRef | undefined, completes = true): void {
     const entry = this.byMsgId.get(msgid);
     if (!entry) return;
@@ -187,20 +213,32 @@ export class HandoffTracker {
       if (this.deploying) entry.lost = true;
       return;
     }
-    if (!completes) {
-      // Finished once its handler returns; but a node a deploy is stopping may never run it.
-      if (this.deploying) entry.lost = true;
-      return;
-    }
     const slot = this.slot(entry, destination);
     slot.count += 1;
     slot.since = this.host.now();
+    if (!completes) slot.noDone = true;
+  }
+
+  /** A node sent a followed message on (once per send call): for a node without `done`, that finishes it. */
+  passedOn(msgid: string, source: NodeRef): void {
+    const entry = this.byMsgId.get(msgid);
+    const slot = entry?.slots.get(source.instance);
+    if (!entry || !slot?.noDone || slot.count === 0) return;
+    slot.count -= 1;
+    this.check(entry);
   }
 
   /** The node called done(err?). `dispatch` marks the hub's dispatch nodes, whose errors mean "not queued". */
   completed(msgid: string, node: NodeRef, error: unknown, dispatch: boolean, msg?: ReceivedEvent): void {
     const entry = this.byMsgId.get(msgid);
     if (!entry) return;
+    if (this.deploying) {
+      // A node being stopped calls done() for what it drops (a delay's queue, a join's parts): that is
+      // no hand-off. Judged once the flows have started: only a node still running finished the message.
+      entry.doneDuringDeploy.push({ msgid, node, error, dispatch, msg });
+      return;
+    }
+    this.known.add(node.instance);
     const slot = entry.slots.get(node.instance);
     if (slot && slot.count > 0) slot.count -= 1;
     const failed = error !== undefined && error !== null && dispatch && msg !== undefined;
@@ -217,6 +255,14 @@ export class HandoffTracker {
    */
   flowsStarted(): void {
     this.deploying = false;
+    for (const entry of [...this.entries.values()]) {
+      const dones = entry.doneDuringDeploy;
+      entry.doneDuringDeploy = [];
+      for (const d of dones) {
+        if (this.host.liveNode(d.node.id) === d.node.instance) this.completed(d.msgid, d.node, d.error, d.dispatch, d.msg);
+        // otherwise its slot is judged below: a node that no longer runs did not hand the message on
+      }
+    }
     for (const entry of this.entries.values()) {
       for (const [instance, slot] of entry.slots) {
         if (slot.count === 0) entry.slots.delete(instance);
@@ -262,7 +308,7 @@ export class HandoffTracker {
     const key = entryKey(receiver, eventId);
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { receiver, eventId, msgids: [], slots: new Map(), lost: false, failed: [] };
+      entry = { receiver, eventId, msgids: [], slots: new Map(), lost: false, failed: [], doneDuringDeploy: [] };
       this.entries.set(key, entry);
       this.watch();
     }
@@ -273,7 +319,7 @@ export class HandoffTracker {
   private slot(entry: Entry, node: NodeRef): Slot {
     let slot = entry.slots.get(node.instance);
     if (!slot) {
-      slot = { node, count: 0, since: this.host.now() };
+      slot = { node, count: 0, since: this.host.now(), noDone: false };
       entry.slots.set(node.instance, slot);
     }
     return slot;
@@ -308,16 +354,26 @@ export class HandoffTracker {
         continue;
       }
       if (text === undefined) {
-        // Handed on already, or not in this store: nothing to emit.
-        if (store) this.forget(entry);
+        // Handed on already, not in this store, or the receiver has no store now (a Stream app left
+        // without stream-in nodes): nothing to emit; a stored row waits for the next start.
+        this.forget(entry);
         continue;
       }
       const message = JSON.parse(text) as ReceivedEvent;
       message.dingtalk.redelivered = true;
-      if (!this.send(entry, registered.receiver, message)) continue;
+      if (!this.send(entry, registered.receiver, message)) {
+        // No node listens (a deploy removed every stream-in node of the app): its stored row waits for
+        // the next start; following it meanwhile would keep the hooks on for nothing.
+        this.forget(entry);
+        continue;
+      }
       counts.set(entry.receiver, (counts.get(entry.receiver) ?? 0) + 1);
     }
     for (const [receiver, count] of counts) this.receivers.get(receiver)?.receiver.reemitted?.(count);
+  }
+
+  private finished(entry: Entry): boolean {
+    return !entry.lost && entry.failed.length === 0 && entry.doneDuringDeploy.length === 0 && this.pendingCount(entry) === 0;
   }
 
   private pendingCount(entry: Entry): number {
@@ -328,7 +384,7 @@ export class HandoffTracker {
 
   /** An entry whose messages have all finished is marked handed on after a short delay (batched). */
   private check(entry: Entry): void {
-    if (entry.lost || entry.failed.length > 0 || this.pendingCount(entry) > 0) {
+    if (entry.lost || entry.failed.length > 0 || entry.doneDuringDeploy.length > 0 || this.pendingCount(entry) > 0) {
       this.settling.delete(entry);
       return;
     }
@@ -341,10 +397,16 @@ export class HandoffTracker {
 
   private async settle(): Promise<void> {
     this.settleTimer = undefined;
+    if (this.deploying) {
+      // Nothing is marked while nodes stop and start: what they report then is judged at flowsStarted.
+      this.settleTimer = setTimeout(() => void this.settle(), this.settleDelayMs);
+      this.settleTimer.unref?.();
+      return;
+    }
     const byReceiver = new Map<string, Entry[]>();
     for (const entry of this.settling) {
       // Still finished? A node may have sent the message on after calling done.
-      if (entry.lost || entry.failed.length > 0 || this.pendingCount(entry) > 0) continue;
+      if (!this.finished(entry)) continue;
       const list = byReceiver.get(entry.receiver) ?? [];
       list.push(entry);
       byReceiver.set(entry.receiver, list);
@@ -357,8 +419,9 @@ export class HandoffTracker {
         continue;
       }
       try {
-        await store.markHanded(receiver, list.map((e) => e.eventId));
-        for (const entry of list) if (this.pendingCount(entry) === 0 && !entry.lost && entry.failed.length === 0) this.forget(entry);
+        const byId = new Map(list.map((e) => [e.eventId, e]));
+        await store.markHanded(receiver, [...byId.keys()], (id) => !this.deploying && this.finished(byId.get(id) as Entry));
+        for (const entry of list) if (this.finished(entry)) this.forget(entry);
         this.markFailing = false;
         this.markBackoffMs = 0;
       } catch (err) {
@@ -451,6 +514,16 @@ export class HandoffTracker {
    * that could not be emitted again at the last start (the store failed then, no stream-in node listened)
    * are tried again here, outside deploys.
    */
+  /**
+   * How long a node may hold a message: a node without `done` that passed nothing on filtered it out
+   * (NO_DONE_GRACE_MS); a node that reports done for other messages holds it for a reason (a delay's
+   * queue): KNOWN_NODE_LIMIT_MS; any other node: the configured limit.
+   */
+  private limitFor(slot: Slot, limit: number): number {
+    if (slot.noDone) return Math.min(limit, this.options.noDoneGraceMs ?? NO_DONE_GRACE_MS);
+    return this.known.has(slot.node.instance) ? Math.max(limit, KNOWN_NODE_LIMIT_MS) : limit;
+  }
+
   private sweep(): void {
     if (!this.deploying && [...this.entries.values()].some((e) => e.lost)) this.emitLost();
     const now = this.host.now();
@@ -458,10 +531,10 @@ export class HandoffTracker {
     for (const entry of [...this.entries.values()]) {
       let changed = false;
       for (const [instance, slot] of entry.slots) {
-        if (slot.count === 0 || now - slot.since < limit) continue;
+        if (slot.count === 0 || now - slot.since < this.limitFor(slot, limit)) continue;
         entry.slots.delete(instance);
         changed = true;
-        if (!this.reportedStuck.has(slot.node.id)) {
+        if (!slot.noDone && !this.reportedStuck.has(slot.node.id)) {
           this.reportedStuck.add(slot.node.id);
           this.host.stuck(slot.node.id, slot.node.type, Math.round(limit / 100) / 10);
         }

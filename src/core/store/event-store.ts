@@ -330,10 +330,11 @@ export class EventStore {
    * every dispatch node has committed its queueing before this write (it follows them in the WAL, so it
    * cannot outlive them in a crash or a power cut). Not flushed on its own; resolves with how many rows changed.
    */
-  async markHanded(receiver: string, eventIds: readonly string[]): Promise<number> {
+  async markHanded(receiver: string, eventIds: readonly string[], stillDone: (eventId: string) => boolean = () => true): Promise<number> {
     let changes = 0;
     await this.commit.write(() => {
-      for (const id of eventIds) changes += this.statements.inboxHand.run(id, receiver).changes;
+      // Asked again when the write runs (a turn later): a message may have been sent on meanwhile.
+      for (const id of eventIds) if (stillDone(id)) changes += this.statements.inboxHand.run(id, receiver).changes;
     }, RELAXED);
     return changes;
   }
