@@ -11,7 +11,7 @@ import { buildAttempt, type EventMessage, type Format, storedEvent } from '../co
 import { createAgents, destroyAgents, httpSend } from '../core/delivery/http-send';
 import { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE } from '../core/delivery/schedule';
 import { secretProblem, webhookId } from '../core/delivery/signing';
-import { DeliveryWorker, type Outcome } from '../core/delivery/worker';
+import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/delivery/worker';
 import { typeFilter } from '../core/delivery/type-filter';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/event-store';
@@ -73,6 +73,12 @@ function headerMap(value: unknown): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Per dispatch node id: deliveries its endpoint took whose "delivered" mark the store could not write yet
+ * (a full disk). Kept across a redeploy of the node, so its next worker does not send them again.
+ */
+const unrecordedByNode = new Map<string, Map<number, UnrecordedDelivery>>();
 
 export default function register(RED: NodeAPI): void {
   const lookup = (id: string) => RED.nodes.getNode(id) as DispatchNode | null;
@@ -200,6 +206,11 @@ export default function register(RED: NodeAPI): void {
             send([null, report(o.delivery, o) as unknown as NodeMessage]);
           },
           onChange: () => status.request(),
+          unrecorded: (() => {
+            let kept = unrecordedByNode.get(node.id);
+            if (!kept) unrecordedByNode.set(node.id, (kept = new Map()));
+            return kept;
+          })(),
           onStoreError: (err) => {
             if (storeWarned) return; // once until a delivery is recorded again; the worker retries every few seconds
             storeWarned = true;
@@ -264,12 +275,13 @@ export default function register(RED: NodeAPI): void {
       );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       clearInterval(pruning);
       status.cancel();
       const stopped = worker ? worker.stop() : Promise.resolve();
       void stopped.finally(() => {
+        if (removed || unrecordedByNode.get(node.id)?.size === 0) unrecordedByNode.delete(node.id);
         destroyAgents(agents);
         lease?.release();
         done();

@@ -108,6 +108,9 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
       stuck(nodeId, nodeType, seconds) {
         state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-stuck', { node: nodeId, type: nodeType, seconds }));
       },
+      orphaned(receiver, count) {
+        state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-orphaned', { receiver, count }));
+      },
       markFailed(error) {
         state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-store', { message: (error as Error)?.message ?? String(error) }));
       },

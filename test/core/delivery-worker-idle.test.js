@@ -104,4 +104,34 @@ describe('core/delivery worker while waiting (real clock)', function () {
     store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
     delivered.sort().should.eql(['e1', 'e2']);
   });
+
+  it('the worker that replaces it (a redeploy) does not send such a delivery again either, given the same map', async function () {
+    let offset = 0;
+    const shifted = { ...clock, now: () => Date.now() + offset };
+    const kept = new Map();
+    const posts = [];
+    const options = { subscriber: 's', store, clock: shifted, schedule: [0, 60000], concurrency: 4, ordered: false, unrecorded: kept,
+      attempt: async (d) => { posts.push(d.eventId); return answer(200); }, onStoreError: () => {} };
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    const record = store.recordDelivered.bind(store);
+    let full = true;
+    store.recordDelivered = (...args) => (full ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : record(...args));
+    const first = new DeliveryWorker(options);
+    first.start();
+    await sleep(100);
+    await first.stop();
+    posts.should.eql(['e1']);
+    kept.size.should.equal(1);
+    worker = new DeliveryWorker(options); // the redeployed node's worker
+    worker.start();
+    await sleep(100);
+    posts.should.eql(['e1']); // not again
+    full = false;
+    offset += STORE_PAUSE_MS + 1000;
+    worker.wake();
+    await sleep(200);
+    posts.should.eql(['e1']);
+    store.counts('s').should.have.properties({ queued: 0, delivered: 1 });
+    kept.size.should.equal(0);
+  });
 });

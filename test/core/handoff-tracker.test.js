@@ -15,7 +15,7 @@ async function until(what, fn, ms = 2000) {
 
 function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
   const live = new Map(); // node id -> running instance
-  const log = { stuck: [], markFailed: [], watching: [] };
+  const log = { stuck: [], markFailed: [], watching: [], orphaned: [] };
   let clock = 1000;
   let ids = 0;
   const host = {
@@ -25,6 +25,7 @@ function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
     watching: (on) => log.watching.push(on),
     stuck: (id, type, seconds) => log.stuck.push([id, type, seconds]),
     markFailed: (err) => log.markFailed.push(err.message),
+    orphaned: (receiver, count) => log.orphaned.push([receiver, count]),
   };
   const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, noDoneGraceMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
   const rows = new Map(); // eventId -> { message, handed }
@@ -304,6 +305,22 @@ describe('core/handoff tracker', function () {
     await tick(60);
     w.rows.get('e1').handed.should.be.true();
     w.rows.get('e2').handed.should.be.true();
+  });
+
+  it('a deploy that removes a receiver with events in the flow lets them go and says so', async function () {
+    const w = world();
+    const a = w.node('a');
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.emit('in1', w.accept('e1'));
+    w.tracker.sent(w.sent[0]._msgid, a);
+    w.tracker.flowsStopping();
+    w.tracker.unregister('in1', w.receiver);
+    w.tracker.flowsStarted();
+    w.tracker.size.should.equal(0);
+    w.log.orphaned.should.eql([['in1', 1]]);
+    w.log.watching[w.log.watching.length - 1].should.be.false(); // hooks off
+    w.rows.get('e1').handed.should.be.false(); // the row stays for a receiver of that id
   });
 
   it('events of different receivers with the same id are followed apart', async function () {

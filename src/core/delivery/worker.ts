@@ -57,6 +57,16 @@ export interface WorkerOptions {
   onChange?: () => void;
   /** An outcome could not be recorded (the store failed): the worker pauses STORE_PAUSE_MS. */
   onStoreError?: (err: unknown) => void;
+  /**
+   * Where the deliveries taken but not yet marked delivered are kept: pass the same map to the worker that
+   * replaces this one (a redeploy of the node) so it does not send them again either.
+   */
+  unrecorded?: Map<number, UnrecordedDelivery>;
+}
+
+export interface UnrecordedDelivery {
+  status: number;
+  outcome: Outcome;
 }
 
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
@@ -84,11 +94,12 @@ export class DeliveryWorker {
    * Deliveries the endpoint took (2xx) whose "delivered" mark the store could not write (a full disk):
    * never sent again by this process; their mark is written as soon as the store takes writes.
    */
-  private readonly unrecorded = new Map<number, { status: number; outcome: Outcome }>();
+  private readonly unrecorded: Map<number, UnrecordedDelivery>;
   private recording = false;
 
   constructor(private readonly options: WorkerOptions) {
     this.clock = options.clock ?? systemClock;
+    this.unrecorded = options.unrecorded ?? new Map();
   }
 
   get active(): number {

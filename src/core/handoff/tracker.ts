@@ -48,6 +48,8 @@ export interface TrackerHost {
   watching(on: boolean): void;
   /** A node held an event's message past the limit (reported once per node). */
   stuck(nodeId: string, nodeType: string, seconds: number): void;
+  /** A deploy removed a receiver while events of it were still in the flow; their rows stay in the store. */
+  orphaned(receiver: string, count: number): void;
   /** Marking events handed on failed (the store is failing); once per failing spell. */
   markFailed(error: unknown): void;
 }
@@ -292,7 +294,13 @@ export class HandoffTracker {
       }
     }
     // A receiver deleted by this deploy: its stored rows stay for a receiver of that key to pick up.
-    for (const entry of [...this.entries.values()]) if (!this.receivers.has(entry.receiver)) this.forget(entry);
+    const orphans = new Map<string, number>();
+    for (const entry of [...this.entries.values()]) {
+      if (this.receivers.has(entry.receiver)) continue;
+      orphans.set(entry.receiver, (orphans.get(entry.receiver) ?? 0) + 1);
+      this.forget(entry);
+    }
+    for (const [receiver, count] of orphans) this.host.orphaned(receiver, count);
     this.emitLost();
   }
 
