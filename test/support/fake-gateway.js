@@ -1,7 +1,9 @@
 'use strict';
 // A local DingTalk Stream gateway: the HTTP connections/open endpoint (checks the client id and secret,
 // issues single-use tickets) and a `ws` server that accepts each ticket once. Tests push frames down
-// a connection and read the ACKs that come back.
+// a connection and read the ACKs that come back. `hooks.onConnection(conn)` runs in the same tick as the
+// upgrade (a frame sent there reaches the client with, or right behind, the handshake reply), and
+// `hooks.onAck(conn, ack)` on each ACK.
 const http = require('node:http');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -9,7 +11,7 @@ const path = require('node:path');
 const { WebSocketServer } = require('ws');
 const { SHARED } = require('./shared');
 
-async function startFakeGateway(apps) {
+async function startFakeGateway(apps, hooks = {}) {
   const state = { tickets: new Map(), opens: 0, refused: 0, connections: [], acks: [] };
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -40,9 +42,15 @@ async function startFakeGateway(apps) {
     state.tickets.delete(ticket); // single use
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = { ws, clientId, ticket, acks: [], closed: false };
-      ws.on('message', (m) => { const ack = JSON.parse(m.toString()); conn.acks.push(ack); state.acks.push({ clientId, ack }); });
+      ws.on('message', (m) => {
+        const ack = JSON.parse(m.toString());
+        conn.acks.push(ack);
+        state.acks.push({ clientId, ack });
+        hooks.onAck?.(conn, ack);
+      });
       ws.on('close', () => { conn.closed = true; });
       state.connections.push(conn);
+      hooks.onConnection?.(conn);
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
