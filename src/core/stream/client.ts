@@ -6,6 +6,8 @@
  * keeps reading the old one until the server closes it (make-before-break). Failures reconnect with
  * exponential back-off and jitter (1 s doubling, cap 60 s, reset after a stable connection), one
  * reconnect in flight at a time, cancellable by stop(). A connection that goes silent is replaced.
+ * No attempt can hang: the ticket request, the WebSocket handshake and the whole attempt each have a
+ * deadline, and an expired one is a failure like any other (back-off, then a fresh ticket).
  */
 import WebSocket from 'ws';
 import type { Clock } from '../delivery/worker';
@@ -41,10 +43,21 @@ export interface StreamClientOptions {
   pingIntervalMs?: number;
   /** A connection that lasted this long resets the back-off. */
   stableMs?: number;
+  /** The ticket request (connections/open), answer included, must be done within this. */
+  ticketTimeoutMs?: number;
+  /** ws's handshakeTimeout: the WebSocket upgrade gives up after this long without an answer. */
+  handshakeTimeoutMs?: number;
+  /** The whole attempt (ticket and handshake), even when each step keeps trickling in. */
+  connectTimeoutMs?: number;
 }
 
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 60_000;
+const TICKET_TIMEOUT_MS = 10_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 30_000;
+
+const seconds = (ms: number) => `${ms / 1000} s`;
 
 export class StreamClient {
   private readonly clock: Clock;
@@ -55,6 +68,8 @@ export class StreamClient {
   private reconnectTimer: unknown;
   private livenessTimer: unknown;
   private connecting = false;
+  /** Aborts the attempt in flight (its deadline, or stop()). */
+  private attempt: AbortController | undefined;
   private stopped = true;
   private connectedAt = 0;
   private lastFrameAt = 0;
@@ -74,6 +89,7 @@ export class StreamClient {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.attempt?.abort(new Error('stopped'));
     if (this.reconnectTimer !== undefined) this.clock.clearTimer(this.reconnectTimer);
     if (this.livenessTimer !== undefined) this.clock.clearTimer(this.livenessTimer);
     this.reconnectTimer = undefined;
@@ -89,29 +105,22 @@ export class StreamClient {
     this.options.onState?.({ state: 'stopped' });
   }
 
-  /** One connection attempt: ticket, then WebSocket. Failures schedule the next attempt. */
+  /**
+   * One connection attempt: ticket, then WebSocket, within the attempt's deadline (real time, like
+   * the socket's own timeouts). Failures, expiries included, schedule the next attempt.
+   */
   private async connect(): Promise<void> {
     if (this.stopped || this.connecting) return;
     this.connecting = true;
     this.options.onState?.({ state: 'connecting' });
+    const attempt = new AbortController();
+    this.attempt = attempt;
+    const deadlineMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const deadline = setTimeout(() => attempt.abort(new Error(`not connected within ${seconds(deadlineMs)}`)), deadlineMs);
     try {
-      const { endpoint, ticket } = await this.openTicket();
+      const { endpoint, ticket } = await this.openTicket(attempt.signal);
       if (this.stopped) return;
-      const socket = new WebSocket(`${endpoint}${endpoint.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`);
-      // Listen before 'open' settles the await below: a frame that arrives with the handshake is
-      // emitted before the promise continuation runs, and would be lost (never acknowledged).
-      socket.on('message', (raw) => this.onMessage(socket, raw.toString()));
-      await new Promise<void>((resolve, reject) => {
-        socket.once('open', () => resolve());
-        socket.once('error', reject);
-        socket.once('unexpected-response', (req, res) => {
-          // With this listener ws leaves the refused handshake to us: let go of its connection.
-          res.resume();
-          req.destroy();
-          socket.terminate();
-          reject(new Error(`WebSocket refused: HTTP ${res.statusCode}`));
-        });
-      });
+      const socket = await this.openSocket(`${endpoint}${endpoint.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`, attempt.signal);
       if (this.stopped) {
         socket.terminate();
         return;
@@ -120,13 +129,54 @@ export class StreamClient {
     } catch (err) {
       this.scheduleReconnect((err as Error).message);
     } finally {
+      clearTimeout(deadline);
+      if (this.attempt === attempt) this.attempt = undefined;
       this.connecting = false;
     }
   }
 
-  private async openTicket(): Promise<{ endpoint: string; ticket: string }> {
+  /** The WebSocket once its handshake is done; rejects on a refusal, ws's handshake timeout or `signal`. */
+  private openSocket(url: string, signal: AbortSignal): Promise<WebSocket> {
+    const socket = new WebSocket(url, { handshakeTimeout: this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS });
+    // Listen before 'open' settles the promise: a frame that arrives with the handshake is emitted
+    // before the awaiting code runs, and would be lost (never acknowledged).
+    socket.on('message', (raw) => this.onMessage(socket, raw.toString()));
+    // Errors: while connecting the promise below takes the first one (terminate() may report another);
+    // once open, 'close' follows each one and decides.
+    socket.on('error', () => undefined);
+    return new Promise<WebSocket>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        if (!err) return resolve(socket);
+        socket.terminate();
+        reject(err);
+      };
+      const onAbort = () => settle(signal.reason as Error);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('open', () => settle());
+      socket.once('error', (err) => settle(err));
+      socket.once('unexpected-response', (req, res) => {
+        // With this listener ws leaves the refused handshake to us: let go of its connection.
+        res.resume();
+        req.destroy();
+        settle(new Error(`WebSocket refused: HTTP ${res.statusCode}`));
+      });
+    });
+  }
+
+  /** A fresh endpoint and ticket, the answer read within the ticket timeout (and the attempt's `signal`). */
+  private async openTicket(signal: AbortSignal): Promise<{ endpoint: string; ticket: string }> {
     const apiUrl = (this.options.apiUrl ?? 'https://api.dingtalk.com').replace(/\/+$/, '');
+    const host = new URL(apiUrl).host;
+    const timeoutMs = this.options.ticketTimeoutMs ?? TICKET_TIMEOUT_MS;
+    const request = new AbortController();
+    const onAbort = () => request.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => request.abort(new Error(`no ticket from ${host} within ${seconds(timeoutMs)}`)), timeoutMs);
     let res: Response;
+    let body: Record<string, unknown>;
     try {
       res = await fetch(`${apiUrl}/v1.0/gateway/connections/open`, {
         method: 'POST',
@@ -137,12 +187,18 @@ export class StreamClient {
           subscriptions: [{ type: 'EVENT', topic: '*' }],
           ua: this.options.ua ?? 'node-red-dingtalk',
         }),
-        signal: AbortSignal.timeout(15_000),
+        signal: request.signal,
       });
+      body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     } catch (err) {
-      throw new Error(`could not reach ${new URL(apiUrl).host}: ${(err as Error).message}`);
+      if (request.signal.aborted) throw request.signal.reason as Error;
+      throw new Error(`could not reach ${host}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
-    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    // An answer cut off by the deadline reads as no JSON: say why it stopped instead.
+    if (request.signal.aborted) throw request.signal.reason as Error;
     if (!res.ok || typeof body.endpoint !== 'string' || typeof body.ticket !== 'string') {
       const code = typeof body.code === 'string' ? body.code : `HTTP ${res.status}`;
       const message = typeof body.message === 'string' ? body.message : 'no endpoint in the answer';
@@ -160,7 +216,6 @@ export class StreamClient {
     socket.on('pong', () => {
       this.lastFrameAt = this.clock.now();
     });
-    socket.on('error', () => undefined); // 'close' follows and decides
     socket.on('close', () => this.onClose(socket));
     this.armLiveness();
   }
