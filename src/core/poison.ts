@@ -7,6 +7,10 @@
  * through node.error (a catch node gets them) and one log line.
  */
 import { contentId, type EventSource } from './events';
+import { forLog } from './log-escape';
+
+// Kept importable from here for existing callers.
+export { forLog };
 
 /**
  * The deepest nesting of objects and arrays a payload may have (the payload object itself is level 1).
@@ -103,19 +107,6 @@ export function poisonMessage(poison: PoisonEvent): {
     payload: poison.plaintext,
     dingtalk: { eventId: poison.id, eventType: poison.eventType, receivedAt: poison.receivedAt, source: poison.source, poison: poison.reason },
   };
-}
-
-/** Characters that would break a log line or hide its real content (controls, line/paragraph separators, bidi overrides). */
-const UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
-
-/**
- * A value from a push, safe inside one log line: at most `max` characters (code points), quoted and
- * escaped as JSON, with the invisible and line-breaking characters JSON leaves alone escaped too.
- */
-export function forLog(text: string, max = 80): string {
-  const head = Array.from(text.slice(0, max * 2)).slice(0, max).join('');
-  const quoted = JSON.stringify(head).replace(UNSAFE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-  return head.length < text.length ? quoted + '…' : quoted;
 }
 
 /** Parameters for a receiver's one warning line about a poison event. */

@@ -11,11 +11,14 @@ import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type S
 import { contentKeyOf, describeEvent, type EventInfo, eventTypeOf, normalisePayload, URL_CHECK_EVENTS } from './events';
 import type { BodyResult } from './http/read-body';
 import { type PoisonEvent, poisonEvent, readPayload } from './poison';
+import { checkPushAge, type Freshness } from './push-age';
 
 export type RejectCode =
   | 'method-not-allowed'
   | 'bad-request'
   | 'too-large'
+  | 'body-timeout'
+  | 'bad-timestamp'
   | 'not-configured'
   | 'bad-payload'
   | 'store-unavailable'
@@ -35,11 +38,13 @@ export type Outcome =
   | ({ kind: 'poison'; status: 200; reply: SignedEnvelope } & PoisonEvent)
   | {
       kind: 'rejected';
-      status: 400 | 403 | 405 | 413 | 503;
+      status: RejectStatus;
       code: RejectCode;
       reason: string;
       /** For receive-id-mismatch: the id the push was encrypted for. */
       found?: string;
+      /** For bad-timestamp: why the signed time is refused, and how old it is (negative: ahead). */
+      age?: { problem: 'unreadable' | 'too-old' | 'ahead'; ageMs?: number; maxAgeMs: number; maxAheadMs: number };
       /** For not-configured: the configuration problem, to translate for the log. */
       problem?: Problem;
     };
@@ -64,10 +69,14 @@ export type EventIntake = (eventId: string, message: ReceivedEvent, contentKey?:
 /** What the receiver needs from the app: its crypto, or why it has none. */
 export type CryptoSource = () => { ok: true; value: CallbackCrypto } | { ok: false; problem: Problem };
 
-const STATUS_FOR: Record<RejectCode, 400 | 403 | 405 | 413 | 503> = {
+type RejectStatus = 400 | 403 | 405 | 408 | 413 | 503;
+
+const STATUS_FOR: Record<RejectCode, RejectStatus> = {
   'method-not-allowed': 405,
   'bad-request': 400,
   'too-large': 413,
+  'body-timeout': 408,
+  'bad-timestamp': 403,
   'not-configured': 503,
   'bad-payload': 400,
   'store-unavailable': 503,
@@ -81,7 +90,9 @@ const STATUS_FOR: Record<RejectCode, 400 | 403 | 405 | 413 | 503> = {
   'bad-token': 503,
 };
 
-function reject(code: RejectCode, reason: string, extra: { found?: string; problem?: Problem } = {}): Outcome {
+type RejectExtra = Partial<Pick<Extract<Outcome, { kind: 'rejected' }>, 'found' | 'problem' | 'age'>>;
+
+function reject(code: RejectCode, reason: string, extra: RejectExtra = {}): Outcome {
   return { kind: 'rejected', status: STATUS_FOR[code], code, reason, ...extra };
 }
 
@@ -119,12 +130,18 @@ export interface ReceiverOptions {
   now?: () => number;
   /** The app that receives the pushes: part of the id of events that carry no eventId (events.ts). */
   scope?: string;
+  /**
+   * Refuse pushes whose signed timestamp is outside this window (push-age.ts): a captured push
+   * replayed after the inbox forgot its id would otherwise be a new event. Unset: no check.
+   */
+  freshness?: Freshness;
 }
 
 export class CallbackReceiver {
   private readonly normalise: boolean;
   private readonly now: () => number;
   private readonly scope: string | undefined;
+  private readonly freshness: Freshness | undefined;
 
   constructor(
     private readonly crypto: CryptoSource,
@@ -134,6 +151,7 @@ export class CallbackReceiver {
     this.normalise = options.normalise ?? false;
     this.now = options.now ?? Date.now;
     this.scope = options.scope;
+    this.freshness = options.freshness;
   }
 
   async handle(request: ReceiverRequest): Promise<Outcome> {
@@ -142,6 +160,12 @@ export class CallbackReceiver {
     }
     if (request.body.kind === 'too-large') {
       return reject('too-large', `body of ${request.body.size} bytes is over the limit`);
+    }
+    if (request.body.kind === 'timeout') {
+      return reject('body-timeout', `the body did not arrive within ${Math.round(request.body.afterMs / 1000)} s`);
+    }
+    if (request.body.kind === 'bad-encoding') {
+      return reject('bad-request', `Content-Encoding ${JSON.stringify(request.body.encoding)} cannot be decoded`);
     }
     const field = encryptField(request.body);
     if ('error' in field) return reject('bad-request', field.error);
@@ -163,6 +187,20 @@ export class CallbackReceiver {
     } catch (err) {
       if (err instanceof CipherError) return reject(err.code, err.message, err.found !== undefined ? { found: err.found } : {});
       throw err;
+    }
+    // Checked once the signature proves the timestamp is DingTalk's, before anything is stored.
+    if (this.freshness) {
+      const verdict = checkPushAge(timestamp, this.now(), this.freshness);
+      if (!verdict.ok) {
+        const age = { problem: verdict.problem, ageMs: verdict.problem === 'unreadable' ? undefined : verdict.ageMs, ...this.freshness };
+        const reason =
+          verdict.problem === 'unreadable'
+            ? 'the signed timestamp is not a time in ms'
+            : verdict.problem === 'too-old'
+              ? `the push was signed ${Math.round(verdict.ageMs / 1000)} s ago; at most ${Math.round(this.freshness.maxAgeMs / 1000)} s are accepted`
+              : `the push is dated ${Math.round(-verdict.ageMs / 1000)} s ahead of this server's clock; at most ${Math.round(this.freshness.maxAheadMs / 1000)} s are accepted`;
+        return reject('bad-timestamp', reason, { age });
+      }
     }
 
     const reading = readPayload(plaintext);

@@ -13,6 +13,7 @@ import { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE } from '../core/delivery/sche
 import { secretProblem, webhookId } from '../core/delivery/signing';
 import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/delivery/worker';
 import { typeFilter } from '../core/delivery/type-filter';
+import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/event-store';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
@@ -202,7 +203,8 @@ export default function register(RED: NodeAPI): void {
             send([report(o.delivery, o) as unknown as NodeMessage, null]);
           },
           onDead: (o) => {
-            node.warn(t('errors.dead', { eventId: o.delivery.eventId, error: o.error ?? '' }));
+            // The id comes from the push and the error may quote the subscriber's answer: one line each.
+            node.warn(t('errors.dead', { eventId: escapeForLog(o.delivery.eventId), error: escapeForLog(o.error ?? '', 300) }));
             send([null, report(o.delivery, o) as unknown as NodeMessage]);
           },
           onChange: () => status.request(),

@@ -5,11 +5,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { scopeContentKey } from '../core/events';
-import { readBody } from '../core/http/read-body';
+import { adminAppCovers, type HttpRootSettings } from '../core/http/admin-root';
+import { DEFAULT_BODY_TIMEOUT_MS, readBody } from '../core/http/read-body';
 import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
+import { escapeForLog } from '../core/log-escape';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import { poisonLogParams, poisonMessage } from '../core/poison';
+import { freshnessFor } from '../core/push-age';
 import { CallbackReceiver, type EventIntake, type Outcome } from '../core/receiver';
 import { recoverMissedEvents } from '../core/recovery';
 import type { HandoffReceiver } from '../core/handoff/tracker';
@@ -28,14 +31,15 @@ interface EventInDef extends NodeDef {
   recoverInterval?: number | string;
 }
 
-interface EventInSettings {
-  httpNodeRoot?: string | false;
+interface EventInSettings extends HttpRootSettings {
   dingtalkEventInMaxBody?: number;
   dingtalkEventInDedupSeconds?: number;
+  dingtalkEventInMaxAgeSeconds?: number;
+  dingtalkEventInBodyTimeoutSeconds?: number;
 }
 
 export const DEFAULT_PATH = '/dingtalk/events';
-export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600 } as const;
+export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600, bodyTimeoutSeconds: DEFAULT_BODY_TIMEOUT_MS / 1000 } as const;
 const PRUNE_MS = 10 * 60_000;
 const STATUS_INTERVAL_MS = 250;
 const LOUD_REJECTIONS_PER_MINUTE = 10;
@@ -68,6 +72,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, close = fa
 
 export default function register(RED: NodeAPI): void {
   const settings = RED.settings as unknown as EventInSettings;
+  // Logged once per runtime, not per receiver or deploy: it is about settings.js, not a node.
+  let sharedRootLogged = false;
 
   function DingTalkEventIn(this: Node, def: EventInDef): void {
     RED.nodes.createNode(this, def);
@@ -97,11 +103,21 @@ export default function register(RED: NodeAPI): void {
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
     const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
+    // Pushes signed longer ago than the inbox remembers ids are refused (replays), see core/push-age.
+    const maxAgeSeconds = settings.dingtalkEventInMaxAgeSeconds;
+    const freshness = freshnessFor(dedupMs, maxAgeSeconds === undefined ? undefined : positive(maxAgeSeconds, dedupMs / 1000) * 1000);
+    const bodyTimeoutMs = positive(settings.dingtalkEventInBodyTimeoutSeconds, DEFAULTS.bodyTimeoutSeconds) * 1000;
     const receiver = new CallbackReceiver(
       () => (app ? app.callbackCrypto() : { ok: false, problem: { key: 'no-app' } }),
       intake,
-      { normalise: def.normalise === true, scope: def.app ?? '' },
+      { normalise: def.normalise === true, scope: def.app ?? '', freshness },
     );
+    // The editor's body parser reads every push first when it shares the receiver's root (admin-root.ts).
+    const behindAdminParser = adminAppCovers(settings, path);
+    if (behindAdminParser && !sharedRootLogged) {
+      sharedRootLogged = true;
+      RED.log.warn(t('errors.shared-root', { path }));
+    }
     const throttle = new LogThrottle(LOUD_REJECTIONS_PER_MINUTE, 60_000);
 
     // A problem that stops every push (no store, no app, bad app settings) keeps its red status:
@@ -128,7 +144,9 @@ export default function register(RED: NodeAPI): void {
         return;
       }
       const fill = counts.rejected > 0 && counts.received === 0 ? 'yellow' : 'green';
-      node.status({ fill, shape: 'dot', text: t(counts.poison > 0 ? 'status.counts-poison' : 'status.counts', { path, ...counts }) });
+      const text = t(counts.poison > 0 ? 'status.counts-poison' : 'status.counts', { path, ...counts });
+      if (behindAdminParser) node.status({ fill: 'yellow', shape: 'ring', text: t('status.shared-root', { text }) });
+      else node.status({ fill, shape: 'dot', text });
     }, STATUS_INTERVAL_MS);
     const showProblem = () => {
       const warning = problem()?.warning;
@@ -141,7 +159,13 @@ export default function register(RED: NodeAPI): void {
       if (outcome.code === 'not-configured') {
         reason = !app ? t('errors.no-app') : outcome.problem ? app.explain(outcome.problem) : reason;
       } else if (outcome.code === 'receive-id-mismatch' && outcome.found !== undefined) {
-        reason = t('errors.receive-id-hint', { found: outcome.found, expected: app?.receiveId ?? '' });
+        reason = t('errors.receive-id-hint', { found: escapeForLog(outcome.found), expected: app?.receiveId ?? '' });
+      } else if (outcome.code === 'bad-timestamp' && outcome.age) {
+        const { problem: why, ageMs = 0, maxAgeMs, maxAheadMs } = outcome.age;
+        const seconds = (ms: number) => Math.round(Math.abs(ms) / 1000);
+        reason = t(`errors.timestamp-${why}`, { age: seconds(ageMs), max: seconds(maxAgeMs), ahead: seconds(maxAheadMs) });
+      } else if (outcome.code === 'body-timeout') {
+        reason = t('errors.body-timeout', { seconds: bodyTimeoutMs / 1000 });
       }
       const line = t('errors.rejected', { status: outcome.status, code: outcome.code, reason });
       const { allowed, suppressedBefore } = throttle.take();
@@ -155,12 +179,13 @@ export default function register(RED: NodeAPI): void {
         case 'rejected':
           counts.rejected += 1;
           if (outcome.code === 'store-unavailable') storeFailing = true;
-          sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large');
+          // A body we stopped reading is still arriving: close the connection after the answer.
+          sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large' || outcome.code === 'body-timeout');
           logRejection(outcome);
           break;
         case 'check':
           sendJson(res, 200, outcome.reply);
-          node.log(t('log.check', { eventType: outcome.eventType }));
+          node.log(t('log.check', { eventType: escapeForLog(outcome.eventType, 100) }));
           break;
         case 'duplicate':
           storeFailing = false;
@@ -189,7 +214,7 @@ export default function register(RED: NodeAPI): void {
     // The editor's "Send test event" pushes through this same handler, recognised by this key.
     const testKey = newTestKey();
     const handler: RouteHandler = (req: ExpressRequest, res) => {
-      readBody(req, maxBody)
+      readBody(req, maxBody, { timeoutMs: bodyTimeoutMs })
         .then(async (body) => {
           if (body.kind === 'aborted') return; // the caller hung up: nothing to answer
           const source = isTestPush(req.headers, testKey) ? 'test' : 'http';
@@ -256,7 +281,8 @@ export default function register(RED: NodeAPI): void {
         .then(({ recovered }) => {
           if (recovered > 0) node.log(t('log.recovered', { count: recovered }));
         })
-        .catch((err: Error & { code?: string }) => node.warn(t('errors.recover', { message: `${err.code ? `${err.code}: ` : ''}${err.message}` })))
+        // DingTalk's API error texts are outside input too.
+        .catch((err: Error & { code?: string }) => node.warn(t('errors.recover', { message: escapeForLog(`${err.code ? `${err.code}: ` : ''}${err.message}`, 300) })))
         .finally(() => {
           recovering = false;
         });
@@ -298,6 +324,9 @@ export default function register(RED: NodeAPI): void {
     settings: {
       dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },
       dingtalkEventInDedupSeconds: { value: DEFAULTS.dedupSeconds, exportable: true },
+      // Default: the de-duplication window less the clock allowance (core/push-age freshnessFor).
+      dingtalkEventInMaxAgeSeconds: { value: undefined, exportable: false },
+      dingtalkEventInBodyTimeoutSeconds: { value: DEFAULTS.bodyTimeoutSeconds, exportable: false },
       dingtalkEventInHandoffSeconds: { value: DEFAULT_HANDOFF_SECONDS, exportable: true },
       // The editor is told httpNodeRoot "/" even when it is false; this lets the dialog warn.
       dingtalkEventInHttpDisabled: { value: settings.httpNodeRoot === false, exportable: true },

@@ -4,6 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { catalogueForEditor } from '../core/events';
+import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import { type CompiledRule, compileRule, eventViewOf, route } from '../core/switch-rules';
 import { registerType } from './register-type';
@@ -63,7 +64,7 @@ export default function register(RED: NodeAPI): void {
     const reportUnknown = (type: string) => {
       if (reported.has(type) || reported.size >= MAX_REPORTED_UNKNOWN) return;
       reported.add(type);
-      node.warn(t('errors.unknown-type', { type: type || '(none)' }));
+      node.warn(t('errors.unknown-type', { type: type ? escapeForLog(type, 100) : '(none)' }));
     };
 
     const deliver = (msg: NodeMessage, outputs: number[], send: Send) => {
@@ -103,7 +104,8 @@ export default function register(RED: NodeAPI): void {
             try {
               results.set(i, await evaluate(expression, msg));
             } catch (err) {
-              node.warn(t('errors.jsonata-eval', { index: i + 1, message: (err as Error).message }));
+              // JSONata's messages quote the values they failed on, which come from the push.
+              node.warn(t('errors.jsonata-eval', { index: i + 1, message: escapeForLog((err as Error).message) }));
               results.set(i, false);
             }
           }

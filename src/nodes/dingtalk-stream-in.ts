@@ -4,6 +4,7 @@
  * dingtalk-event-in, with source "stream", once each.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { escapeForLog } from '../core/log-escape';
 import { poisonLogParams, poisonMessage } from '../core/poison';
 import type { StreamState } from '../core/stream/client';
 import type { StreamListener } from '../core/stream/hub';
@@ -47,7 +48,7 @@ export default function register(RED: NodeAPI): void {
         connection = s;
         showStatus();
       },
-      onBadFrame: (messageId) => node.warn(t('errors.bad-frame', { messageId })),
+      onBadFrame: (messageId) => node.warn(t('errors.bad-frame', { messageId: escapeForLog(messageId, 100) })),
       // Acknowledged and not stored (core/poison): one log line, and the data for catch nodes.
       onPoison: (poison) => {
         node.warn(t('errors.poison', poisonLogParams(poison)));
