@@ -18,6 +18,7 @@ import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { registerType } from './register-type';
+import { afterNextStart } from './runtime-events';
 import { storeFailureAdvice, storeFileLog, storePath } from './store-location';
 
 interface EventInDef extends NodeDef {
@@ -266,8 +267,8 @@ export default function register(RED: NodeAPI): void {
     const recoverEveryMs = Math.min(1440, positive(Number(def.recoverInterval), 5)) * 60_000;
     const recoveryTimer = def.recover === true ? setInterval(recover, recoverEveryMs) : undefined;
     recoveryTimer?.unref();
-    const onFlowsStarted = () => recover();
-    if (def.recover === true) RED.events.once('flows:started', onFlowsStarted);
+    // The first recovery once the flows run, through the runtime's one flows:started listener.
+    const cancelStartRecovery = def.recover === true ? afterNextStart(RED, recover) : undefined;
 
     const housekeeping = setInterval(() => {
       if (!lease) return;
@@ -282,7 +283,7 @@ export default function register(RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       listening = false;
-      RED.events.removeListener('flows:started', onFlowsStarted);
+      cancelStartRecovery?.();
       handoff.unregister(node.id, handoffReceiver);
       clearInterval(housekeeping);
       if (recoveryTimer) clearInterval(recoveryTimer);
