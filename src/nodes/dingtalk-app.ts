@@ -9,8 +9,9 @@ import { OpenApiClient } from '../core/openapi/client';
 import { StreamHub } from '../core/stream/hub';
 import type { HandoffReceiver } from '../core/handoff/tracker';
 import { handoffTracker } from './handoff-hooks';
-import { acquireStore, type StoreLease } from '../core/store/shared-store';
-import { storeFileLog, storePath } from './store-location';
+import type { StoreLease } from '../core/store/shared-store';
+import { streamReceiverKey } from './deployed-nodes';
+import { openStore } from './store-location';
 import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
 
@@ -84,8 +85,8 @@ export default function register(RED: NodeAPI): void {
     // whatever did not finish in the flow (after a deploy that replaced a node in its path, a restart).
     let hub: StreamHub | undefined;
     let lease: StoreLease | undefined;
-    const receiver = `stream:${this.id}`;
-    const store = () => (lease ??= acquireStore(storePath(RED), storeFileLog(RED, this))).store;
+    const receiver = streamReceiverKey(this.id);
+    const store = () => (lease ??= openStore(RED, this)).store;
     const handoff = handoffTracker(RED);
     const streamReceiver: HandoffReceiver = {
       store: () => {

@@ -16,9 +16,9 @@ import { typeFilter } from '../core/delivery/type-filter';
 import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/event-store';
-import { acquireStore, type StoreLease } from '../core/store/shared-store';
+import type { StoreLease } from '../core/store/shared-store';
 import { registerType } from './register-type';
-import { storeFailureAdvice, storeFileLog, storePath } from './store-location';
+import { openStore, storeFailureAdvice } from './store-location';
 
 interface DispatchDef extends NodeDef {
   url?: string;
@@ -51,7 +51,6 @@ type Done = (err?: Error) => void;
 
 const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const STATUS_INTERVAL_MS = 500;
-const PRUNE_MS = 10 * 60_000;
 
 function number(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
@@ -151,7 +150,7 @@ export default function register(RED: NodeAPI): void {
     let lease: StoreLease | undefined;
     let storeProblem = '';
     try {
-      lease = acquireStore(storePath(RED), storeFileLog(RED, node));
+      lease = openStore(RED, node);
     } catch (err) {
       storeProblem = t('errors.store', { message: storeFailureAdvice(RED, err) });
       problems.push(storeProblem);
@@ -238,18 +237,8 @@ export default function register(RED: NodeAPI): void {
     status.runNow();
     worker?.start();
 
-    // Delivered records are kept dingtalkDispatchKeepDeliveredDays (default 7) for the dialog and logs.
-    const keepDeliveredMs = number((RED.settings as unknown as Record<string, unknown>).dingtalkDispatchKeepDeliveredDays, 7, 0, 3650) * 86_400_000;
-    const prune = () => {
-      try {
-        store?.pruneDelivered(node.id, Date.now() - keepDeliveredMs);
-      } catch (err) {
-        node.warn(t('errors.store', { message: (err as Error).message }));
-      }
-    };
-    prune();
-    const pruning = setInterval(prune, PRUNE_MS);
-    pruning.unref();
+    // Delivered records are kept dingtalkDispatchKeepDeliveredDays (default 7) for the dialog and logs;
+    // the store's housekeeper forgets them after that (store-housekeeping.ts).
 
     node.deliveries = (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
     node.replay = async (id) => {
@@ -279,7 +268,6 @@ export default function register(RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
-      clearInterval(pruning);
       status.cancel();
       const stopped = worker ? worker.stop() : Promise.resolve();
       void stopped.finally(() => {

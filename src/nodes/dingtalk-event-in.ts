@@ -16,12 +16,14 @@ import { freshnessFor } from '../core/push-age';
 import { CallbackReceiver, type EventIntake, type Outcome } from '../core/receiver';
 import { recoverMissedEvents } from '../core/recovery';
 import type { HandoffReceiver } from '../core/handoff/tracker';
-import { acquireStore, type StoreLease } from '../core/store/shared-store';
+import type { StoreLease } from '../core/store/shared-store';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { registerType } from './register-type';
-import { storeFailureAdvice, storeFileLog, storePath } from './store-location';
+import { afterNextStart } from './runtime-events';
+import { openStore, storeFailureAdvice } from './store-location';
+import { DEFAULT_DEDUP_SECONDS, dedupSeconds } from './store-housekeeping';
 
 interface EventInDef extends NodeDef {
   app?: string;
@@ -39,8 +41,7 @@ interface EventInSettings extends HttpRootSettings {
 }
 
 export const DEFAULT_PATH = '/dingtalk/events';
-export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: 7 * 24 * 3600, bodyTimeoutSeconds: DEFAULT_BODY_TIMEOUT_MS / 1000 } as const;
-const PRUNE_MS = 10 * 60_000;
+export const DEFAULTS = { maxBody: 256 * 1024, dedupSeconds: DEFAULT_DEDUP_SECONDS, bodyTimeoutSeconds: DEFAULT_BODY_TIMEOUT_MS / 1000 } as const;
 const STATUS_INTERVAL_MS = 250;
 const LOUD_REJECTIONS_PER_MINUTE = 10;
 
@@ -91,18 +92,18 @@ export default function register(RED: NodeAPI): void {
 
     const maxBody = positive(settings.dingtalkEventInMaxBody, DEFAULTS.maxBody);
     // Acknowledged means durable: every event goes into the store's inbox (also the de-duplication
-    // window, kept dingtalkEventInDedupSeconds) before DingTalk hears "success".
+    // window, kept dingtalkEventInDedupSeconds by the store's housekeeper) before DingTalk hears "success".
     let lease: StoreLease | undefined;
     const intake: EventIntake = (eventId, message, contentKey) => {
       if (!lease) return Promise.reject(new Error(t('status.store-error')));
       return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey), def.app ?? '');
     };
     try {
-      lease = acquireStore(storePath(RED), storeFileLog(RED, node));
+      lease = openStore(RED, node);
     } catch (err) {
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
-    const dedupMs = positive(settings.dingtalkEventInDedupSeconds, DEFAULTS.dedupSeconds) * 1000;
+    const dedupMs = dedupSeconds(settings.dingtalkEventInDedupSeconds) * 1000;
     // Pushes signed longer ago than the inbox remembers ids are refused (replays), see core/push-age.
     const maxAgeSeconds = settings.dingtalkEventInMaxAgeSeconds;
     const freshness = freshnessFor(dedupMs, maxAgeSeconds === undefined ? undefined : positive(maxAgeSeconds, dedupMs / 1000) * 1000);
@@ -292,25 +293,14 @@ export default function register(RED: NodeAPI): void {
     const recoverEveryMs = Math.min(1440, positive(Number(def.recoverInterval), 5)) * 60_000;
     const recoveryTimer = def.recover === true ? setInterval(recover, recoverEveryMs) : undefined;
     recoveryTimer?.unref();
-    const onFlowsStarted = () => recover();
-    if (def.recover === true) RED.events.once('flows:started', onFlowsStarted);
-
-    const housekeeping = setInterval(() => {
-      if (!lease) return;
-      try {
-        lease.store.pruneInbox(Date.now() - dedupMs);
-      } catch (err) {
-        node.warn(t('errors.store', { message: (err as Error).message }));
-      }
-    }, PRUNE_MS);
-    housekeeping.unref();
+    // The first recovery once the flows run, through the runtime's one flows:started listener.
+    const cancelStartRecovery = def.recover === true ? afterNextStart(RED, recover) : undefined;
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       listening = false;
-      RED.events.removeListener('flows:started', onFlowsStarted);
+      cancelStartRecovery?.();
       handoff.unregister(node.id, handoffReceiver);
-      clearInterval(housekeeping);
       if (recoveryTimer) clearInterval(recoveryTimer);
       table.remove(path, handler);
       status.cancel();

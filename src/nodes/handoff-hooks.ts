@@ -7,6 +7,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import { HandoffTracker, type NodeRef } from '../core/handoff/tracker';
+import { onFlowsStarted, onFlowsStopping } from './runtime-events';
 
 /** A message held this long by one node counts as finished there (nodes that never call `done`). */
 export const DEFAULT_HANDOFF_SECONDS = 600;
@@ -117,9 +118,9 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
     },
     { stuckMs },
   );
-  // One pair of listeners for the whole runtime, whatever the number of receivers.
-  RED.events.on('flows:stopping', () => tracker.flowsStopping());
-  RED.events.on('flows:started', () => tracker.flowsStarted());
+  // Told once per deploy for the whole runtime, whatever the number of receivers.
+  onFlowsStopping(RED, () => tracker.flowsStopping());
+  onFlowsStarted(RED, () => tracker.flowsStarted());
   state.tracker = tracker;
   trackers.set(key, state);
   return tracker;

@@ -1,14 +1,17 @@
 /**
  * Where the embedded store lives: `dingtalkStorePath` in settings.js, else `dingtalk-hub.sqlite` in the
  * Node-RED user directory (beside flows.json), else the system temp folder. And, when it cannot be
- * opened, what to tell the user to do about it; when its file is lost while open, what to log.
+ * opened, what to tell the user to do about it; when its file is lost while open, what to log. Nodes open
+ * it with openStore().
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI } from 'node-red';
 import type { StoreEvent } from '../core/store/file-recovery';
 import { describeStoreFailure } from '../core/store/store-failure';
+import { acquireStore, type StoreLease } from '../core/store/shared-store';
+import { appText } from './app-texts';
+import { housekeepingFor } from './store-housekeeping';
 
 export const STORE_FILE = 'dingtalk-hub.sqlite';
 
@@ -19,11 +22,9 @@ export function storePath(RED: NodeAPI): string {
   return path.join(dir, STORE_FILE);
 }
 
-// The advice lives once, in the dingtalk-app catalogue; every node that opens the store names it by
-// that node set's namespace (Node-RED gives each node file its own).
-const PACKAGE_NAME = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { name: string }).name;
-const ADVICE = `${PACKAGE_NAME}/dingtalk-app:dingtalk-app.store`;
-const FILE_EVENTS = `${PACKAGE_NAME}/dingtalk-app:dingtalk-app.store-file`;
+// The advice lives once, in the dingtalk-app catalogue.
+const ADVICE = appText('store');
+const FILE_EVENTS = appText('store-file');
 
 /** The folder to run `npm rebuild better-sqlite3` in: the one whose node_modules holds it. */
 function installRoot(): string {
@@ -32,6 +33,14 @@ function installRoot(): string {
   } catch {
     return '.';
   }
+}
+
+/**
+ * Opens (or shares) the store at storePath(RED) for `node`: what the store reports about its file goes to
+ * the node's log, and the store's housekeeper runs while it is open.
+ */
+export function openStore(RED: NodeAPI, node: Node): StoreLease {
+  return acquireStore(storePath(RED), { ...storeFileLog(RED, node), housekeeping: housekeepingFor(RED) });
 }
 
 /** Why the store at storePath(RED) could not be opened and what to do, in the runtime's language. */

@@ -23,6 +23,16 @@ import { WalSync } from './wal-sync';
 
 export type DeliveryState = 'queued' | 'delivered' | 'dead';
 
+/** A dispatch node's outbox queue, or a receiver's inbox rows. */
+export type OrphanKind = 'subscriber' | 'receiver';
+
+export interface OrphanMark {
+  kind: OrphanKind;
+  id: string;
+  /** When the housekeeper first saw it missing from the deployed flows. */
+  since: number;
+}
+
 /** Group-commit flag for outbox writes: committed, flushed with the next durable write (see above). */
 const RELAXED = false;
 
@@ -129,7 +139,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (subscriber, state, next_at);
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (subscriber, state, id);
+CREATE INDEX IF NOT EXISTS outbox_delivered ON outbox (updated_at) WHERE state = 'delivered';
+CREATE TABLE IF NOT EXISTS orphans (
+  kind  TEXT NOT NULL,
+  id    TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  PRIMARY KEY (kind, id)
+);
 `;
+
+/** The distinct values of an indexed column's prefix, one index seek each (a skip scan), not a full scan. */
+const distinct = (table: string, column: string) => `
+WITH RECURSIVE seen(v) AS (
+  SELECT MIN(${column}) FROM ${table}
+  UNION ALL SELECT (SELECT MIN(${column}) FROM ${table} WHERE ${column} > seen.v) FROM seen WHERE seen.v IS NOT NULL
+) SELECT v FROM seen WHERE v IS NOT NULL`;
 
 /** Rebuilds an inbox from before per-app scopes (event_id unique across the store), keeping its rows. */
 function migrateInbox(db: Database.Database): void {
@@ -170,6 +194,18 @@ function prepareStatements(db: Database.Database) {
     replayOne: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE id = ? AND subscriber = ? AND state = 'dead'"),
     replayAll: db.prepare("UPDATE outbox SET state = 'queued', attempts = 0, next_at = ?, updated_at = ? WHERE subscriber = ? AND state = 'dead'"),
     pruneDelivered: db.prepare("DELETE FROM outbox WHERE subscriber = ? AND state = 'delivered' AND updated_at < ?"),
+    // Housekeeping (housekeeper.ts): at most `limit` rows per statement, so no call holds the event loop long.
+    pruneInboxSome: db.prepare('DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox WHERE received_at < ? AND handed = 1 LIMIT ?)'),
+    pruneDeliveredSome: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'delivered' AND updated_at < ? LIMIT ?)"),
+    subscribers: db.prepare(distinct('outbox', 'subscriber')).pluck(),
+    receivers: db.prepare(distinct('inbox', 'receiver')).pluck(),
+    queueSize: db.prepare('SELECT COUNT(*) FROM outbox WHERE subscriber = ?').pluck(),
+    pendingCount: db.prepare('SELECT COUNT(*) FROM inbox WHERE receiver = ? AND handed = 0').pluck(),
+    dropQueueSome: db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE subscriber = ? LIMIT ?)'),
+    giveUpSome: db.prepare('UPDATE inbox SET handed = 1 WHERE seq IN (SELECT seq FROM inbox WHERE receiver = ? AND handed = 0 LIMIT ?)'),
+    orphanMarks: db.prepare('SELECT kind, id, since FROM orphans'),
+    markOrphan: db.prepare('INSERT OR IGNORE INTO orphans (kind, id, since) VALUES (?, ?, ?)'),
+    clearOrphan: db.prepare('DELETE FROM orphans WHERE kind = ? AND id = ?'),
   };
 }
 
@@ -421,9 +457,65 @@ export class EventStore {
     return changed;
   }
 
-  /** Forgets handed-on inbox rows received before `before` (the end of the de-duplication window). */
-  pruneInbox(before: number): number {
-    return this.statements.inboxPrune.run(before).changes;
+  /**
+   * Forgets handed-on inbox rows received before `before` (the end of the de-duplication window), at most
+   * `limit` of them (all without a limit).
+   */
+  pruneInbox(before: number, limit?: number): number {
+    if (limit === undefined) return this.statements.inboxPrune.run(before).changes;
+    return this.statements.pruneInboxSome.run(before, limit).changes;
+  }
+
+  /** Forgets up to `limit` delivered rows, of any subscriber, last updated before `before`. */
+  pruneAllDelivered(before: number, limit: number): number {
+    return this.statements.pruneDeliveredSome.run(before, limit).changes;
+  }
+
+  /** Every subscriber (dispatch node id) with rows in the outbox, in any state. */
+  subscribers(): string[] {
+    return this.statements.subscribers.all() as string[];
+  }
+
+  /** Every receiver with rows in the inbox, handed on or not. */
+  receivers(): string[] {
+    return this.statements.receivers.all() as string[];
+  }
+
+  /** How many outbox rows a subscriber has, in any state. */
+  queueSize(subscriber: string): number {
+    return this.statements.queueSize.get(subscriber) as number;
+  }
+
+  /** How many of a receiver's events are not handed on. */
+  pendingCount(receiver: string): number {
+    return this.statements.pendingCount.get(receiver) as number;
+  }
+
+  /** Deletes up to `limit` outbox rows of a subscriber, in any state; returns how many. */
+  dropQueue(subscriber: string, limit: number): number {
+    return this.statements.dropQueueSome.run(subscriber, limit).changes;
+  }
+
+  /**
+   * Marks up to `limit` of a receiver's events handed on without emitting them (its node is gone): they
+   * still count for de-duplication until the window ends, then go with the other handed-on rows.
+   */
+  giveUpPending(receiver: string, limit: number): number {
+    return this.statements.giveUpSome.run(receiver, limit).changes;
+  }
+
+  /** Subscribers and receivers seen missing from the deployed flows, and since when (kept across restarts). */
+  orphanMarks(): OrphanMark[] {
+    return this.statements.orphanMarks.all() as OrphanMark[];
+  }
+
+  /** Records when an orphan was first seen; an existing mark keeps its time. */
+  markOrphan(kind: OrphanKind, id: string, since: number): void {
+    this.statements.markOrphan.run(kind, id, since);
+  }
+
+  clearOrphan(kind: OrphanKind, id: string): void {
+    this.statements.clearOrphan.run(kind, id);
   }
 
   /** Forgets a subscriber's delivered rows last updated before `before`. */
