@@ -8,5 +8,8 @@ import path from 'node:path';
 
 const PACKAGE_NAME = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { name: string }).name;
 
+/** The full i18n key of `key` in the catalogue of node file `type` (a key that resolves whichever module's RED asks). */
+export const nodeText = (type: string, key: string) => `${PACKAGE_NAME}/${type}:${type}.${key}`;
+
 /** The full i18n key of `key` in the dingtalk-app catalogue. */
-export const appText = (key: string) => `${PACKAGE_NAME}/dingtalk-app:dingtalk-app.${key}`;
+export const appText = (key: string) => nodeText('dingtalk-app', key);

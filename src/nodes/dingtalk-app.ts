@@ -11,6 +11,7 @@ import type { HandoffReceiver } from '../core/handoff/tracker';
 import { handoffTracker } from './handoff-hooks';
 import type { StoreLease } from '../core/store/shared-store';
 import { streamReceiverKey } from './deployed-nodes';
+import { nodeText } from './app-texts';
 import { openStore } from './store-location';
 import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
@@ -97,7 +98,7 @@ export default function register(RED: NodeAPI): void {
         }
       },
       emit: (message, stamp) => (hub ? hub.send(message, stamp) : false),
-      reemitted: (count) => this.log(RED._('dingtalk-event-in.log.redelivered', { count })),
+      reemitted: (count) => this.log(RED._(nodeText('dingtalk-event-in', 'log.redelivered'), { count })),
     };
     handoff.register(receiver, streamReceiver);
     this.streamHub = () => {

@@ -7,6 +7,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import { HandoffTracker, type NodeRef } from '../core/handoff/tracker';
+import { nodeText } from './app-texts';
 import { onFlowsStarted, onFlowsStopping } from './runtime-events';
 
 /** A message held this long by one node counts as finished there (nodes that never call `done`). */
@@ -107,13 +108,13 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
         }
       },
       stuck(nodeId, nodeType, seconds) {
-        state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-stuck', { node: nodeId, type: nodeType, seconds }));
+        state.red.log.warn(state.red._(nodeText('dingtalk-event-in', 'errors.handoff-stuck'), { node: nodeId, type: nodeType, seconds }));
       },
       orphaned(receiver, count) {
-        state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-orphaned', { receiver, count }));
+        state.red.log.warn(state.red._(nodeText('dingtalk-event-in', 'errors.handoff-orphaned'), { receiver, count }));
       },
       markFailed(error) {
-        state.red.log.warn(state.red._('dingtalk-event-in.errors.handoff-store', { message: (error as Error)?.message ?? String(error) }));
+        state.red.log.warn(state.red._(nodeText('dingtalk-event-in', 'errors.handoff-store'), { message: (error as Error)?.message ?? String(error) }));
       },
     },
     { stuckMs },
