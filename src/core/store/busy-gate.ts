@@ -9,7 +9,7 @@
  */
 
 /** How long one statement may wait for a lock held by another connection (SQLite's busy_timeout). */
-export const BUSY_TIMEOUT_MS = 100;
+export const BUSY_TIMEOUT_MS = 50;
 /** The first fail-fast spell after a SQLITE_BUSY; doubled while the database stays busy, up to the max. */
 export const BUSY_SPELL_MIN_MS = 250;
 export const BUSY_SPELL_MAX_MS = 2000;
