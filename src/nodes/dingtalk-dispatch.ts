@@ -17,6 +17,7 @@ import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/event-store';
 import type { StoreLease } from '../core/store/shared-store';
+import { StoreSpell } from '../core/store/store-spell';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
 
@@ -159,7 +160,16 @@ export default function register(RED: NodeAPI): void {
     for (const problem of problems) node.error(problem);
 
     const agents = createAgents(concurrency);
-    let storeWarned = false;
+    // The worker and the status timer run from timers: a failing store (busy, locked by another process,
+    // disk full) shows in the status and is logged once per failing spell, and again when it recovers.
+    const storeSpell = new StoreSpell({
+      failing: (err) => {
+        if (!closed) node.warn(t('errors.store-failing', { message: (err as Error)?.message ?? String(err) }));
+      },
+      recovered: () => {
+        if (!closed) node.log(t('log.store-recovered'));
+      },
+    });
     // Set when the node closes: a store write or timer finishing later must not touch the store again
     // (the last node to let go closes it) nor report on a node that is gone.
     let closed = false;
@@ -198,7 +208,6 @@ export default function register(RED: NodeAPI): void {
             return { result, ok: verdict.ok, reason: verdict.reason };
           },
           onDelivered: (o) => {
-            storeWarned = false;
             send([report(o.delivery, o) as unknown as NodeMessage, null]);
           },
           onDead: (o) => {
@@ -213,9 +222,12 @@ export default function register(RED: NodeAPI): void {
             return kept;
           })(),
           onStoreError: (err) => {
-            if (storeWarned) return; // once until a delivery is recorded again; the worker retries every few seconds
-            storeWarned = true;
-            node.warn(t('errors.record', { message: (err as Error).message ?? String(err) }));
+            storeSpell.failed(err, 'worker'); // once per spell; the worker retries with back-off
+            status.request();
+          },
+          onStoreRecovered: () => {
+            storeSpell.worked('worker');
+            status.request();
           },
         })
       : undefined;
@@ -226,8 +238,19 @@ export default function register(RED: NodeAPI): void {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
         return;
       }
-      const counts = store.counts(node.id);
-      if (worker?.failingSince !== undefined) {
+      let counts: Record<DeliveryState, number>;
+      try {
+        counts = store.counts(node.id);
+        storeSpell.worked('status', 'read');
+      } catch (err) {
+        storeSpell.failed(err, 'status', 'read'); // skipped this time, asked again after the interval
+        node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+        status.request();
+        return;
+      }
+      if (storeSpell.failing) {
+        node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+      } else if (worker?.failingSince !== undefined) {
         const since = new Date(worker.failingSince).toTimeString().slice(0, 5);
         node.status({ fill: 'red', shape: 'dot', text: t('status.failing', { since, queued: counts.queued, dead: counts.dead }) });
       } else {

@@ -17,6 +17,7 @@ import { CallbackReceiver, type EventIntake, type Outcome } from '../core/receiv
 import { recoverMissedEvents } from '../core/recovery';
 import type { HandoffReceiver } from '../core/handoff/tracker';
 import type { StoreLease } from '../core/store/shared-store';
+import { StoreSpell } from '../core/store/store-spell';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
@@ -123,10 +124,14 @@ export default function register(RED: NodeAPI): void {
 
     // A problem that stops every push (no store, no app, bad app settings) keeps its red status:
     // the counters must not paint over it after the first rejected push.
-    // Set by a push the store could not take, cleared by the next one it could (or a duplicate).
-    let storeFailing = false;
+    // Begun by a push the store could not take (busy, locked by another process, disk full), ended by the
+    // next one it could (or a duplicate); logged once each way, not once per refused push.
+    const storeSpell = new StoreSpell({
+      failing: (reason) => node.warn(t('errors.store-failing', { message: String(reason) })),
+      recovered: () => node.log(t('log.store-recovered')),
+    });
     const problem = (): { text: string; warning?: string } | undefined => {
-      if (!lease || storeFailing) return { text: 'dingtalk-event-in.status.store-error' };
+      if (!lease || storeSpell.failing) return { text: 'dingtalk-event-in.status.store-error' };
       if (!app) return { text: 'dingtalk-event-in.status.no-app', warning: t('errors.no-app') };
       const crypto = app.callbackCrypto();
       if (!crypto.ok) {
@@ -169,6 +174,8 @@ export default function register(RED: NodeAPI): void {
         reason = t('errors.body-timeout', { seconds: bodyTimeoutMs / 1000 });
       }
       const line = t('errors.rejected', { status: outcome.status, code: outcome.code, reason });
+      // The store's failing spell has its own warning (once): each push it refuses is a debug line.
+      if (outcome.code === 'store-unavailable' && lease) return void node.debug(line);
       const { allowed, suppressedBefore } = throttle.take();
       if (suppressedBefore > 0) node.warn(t('errors.throttled', { count: suppressedBefore }));
       if (allowed) node.warn(line);
@@ -179,7 +186,7 @@ export default function register(RED: NodeAPI): void {
       switch (outcome.kind) {
         case 'rejected':
           counts.rejected += 1;
-          if (outcome.code === 'store-unavailable') storeFailing = true;
+          if (outcome.code === 'store-unavailable' && lease) storeSpell.failed(outcome.reason);
           // A body we stopped reading is still arriving: close the connection after the answer.
           sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large' || outcome.code === 'body-timeout');
           logRejection(outcome);
@@ -189,12 +196,12 @@ export default function register(RED: NodeAPI): void {
           node.log(t('log.check', { eventType: escapeForLog(outcome.eventType, 100) }));
           break;
         case 'duplicate':
-          storeFailing = false;
+          storeSpell.worked();
           counts.duplicates += 1;
           sendJson(res, 200, outcome.reply);
           break;
         case 'event':
-          storeFailing = false;
+          storeSpell.worked();
           counts.received += 1;
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);

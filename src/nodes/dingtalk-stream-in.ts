@@ -58,6 +58,7 @@ export default function register(RED: NodeAPI): void {
         if ((error !== undefined) === storeFailing) return;
         storeFailing = error !== undefined;
         if (storeFailing) node.warn(t('errors.store', { message: storeFailureAdvice(RED, error) }));
+        else node.log(t('log.store-recovered'));
         showStatus();
       },
     };

@@ -116,6 +116,9 @@ export function handoffTracker(RED: NodeAPI): HandoffTracker {
       markFailed(error) {
         state.red.log.warn(state.red._(nodeText('dingtalk-event-in', 'errors.handoff-store'), { message: (error as Error)?.message ?? String(error) }));
       },
+      storeRecovered() {
+        state.red.log.info(state.red._('dingtalk-event-in.log.handoff-store-recovered'));
+      },
     },
     { stuckMs },
   );

@@ -13,9 +13,11 @@ async function until(what, fn, ms = 2000) {
   }
 }
 
+const busy = () => { throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }); };
+
 function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
   const live = new Map(); // node id -> running instance
-  const log = { stuck: [], markFailed: [], watching: [], orphaned: [] };
+  const log = { stuck: [], markFailed: [], watching: [], orphaned: [], storeRecovered: 0 };
   let clock = 1000;
   let ids = 0;
   const host = {
@@ -25,14 +27,16 @@ function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
     watching: (on) => log.watching.push(on),
     stuck: (id, type, seconds) => log.stuck.push([id, type, seconds]),
     markFailed: (err) => log.markFailed.push(err.message),
+    storeRecovered: () => { log.storeRecovered += 1; },
     orphaned: (receiver, count) => log.orphaned.push([receiver, count]),
   };
   const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, noDoneGraceMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
   const rows = new Map(); // eventId -> { message, handed }
   let failMark = false;
+  let failRead = false;
   const store = {
     pendingInbox: () => [...rows].filter(([, r]) => !r.handed).map(([eventId, r]) => ({ eventId, message: r.message })),
-    pendingMessage: (_receiver, eventId) => (rows.get(eventId) && !rows.get(eventId).handed ? rows.get(eventId).message : undefined),
+    pendingMessage: (_receiver, eventId) => (failRead ? busy() : rows.get(eventId) && !rows.get(eventId).handed ? rows.get(eventId).message : undefined),
     markHanded: async (_receiver, list) => {
       if (failMark) throw new Error('disk full');
       for (const id of list) rows.get(id).handed = true;
@@ -55,6 +59,7 @@ function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
     tracker, live, log, rows, sent, receiver, node, accept,
     advance: (ms) => { clock += ms; },
     failMarks: (on) => { failMark = on; },
+    failReads: (on) => { failRead = on; },
   };
 }
 
@@ -305,6 +310,23 @@ describe('core/handoff tracker', function () {
     await tick(60);
     w.rows.get('e1').handed.should.be.true();
     w.rows.get('e2').handed.should.be.true();
+  });
+
+  it('a store that cannot be read at every sweep: nothing thrown, reported once, emitted and "available again" once it reads', async function () {
+    const w = world();
+    w.tracker.register('in1', w.receiver);
+    w.tracker.emit('in1', w.accept('e1')); // before the flows started: lost, emitted again from the store
+    w.failReads(true);
+    w.tracker.flowsStarted(); // runtime event: must not throw
+    await tick(60); // several sweeps, each trying again
+    w.sent.length.should.equal(0);
+    w.log.markFailed.should.eql(['database is locked']);
+    w.log.storeRecovered.should.equal(0);
+    w.failReads(false);
+    await until('the event emitted again', () => w.sent.length === 1);
+    w.sent[0].dingtalk.redelivered.should.be.true();
+    w.log.storeRecovered.should.equal(1);
+    w.log.markFailed.length.should.equal(1);
   });
 
   it('a deploy that removes a receiver with events in the flow lets them go and says so', async function () {

@@ -206,6 +206,44 @@ describe('dingtalk-dispatch', function () {
     uncaught.should.eql([]);
   });
 
+  it('the store locked by another process while a delivery is in flight: one warning, a yellow ring, retried, "available again"', async function () {
+    const Database = require('better-sqlite3');
+    const { STORE_PAUSE_MS } = require('../../core/delivery/worker');
+    let received = 0;
+    let answered = 0;
+    const slow = http.createServer((req, res) => { received += 1; req.resume(); setTimeout(() => { answered += 1; res.end('ok'); }, 300); });
+    await new Promise((r) => slow.listen(0, '127.0.0.1', r));
+    let locker;
+    try {
+      await loadHub([{ id: 'oa', url: `http://127.0.0.1:${slow.address().port}/hook` }]);
+      const out = outputs('oa');
+      (await push(event(1))).should.equal(200);
+      (await push(event(2))).should.equal(200);
+      await until('both attempts in flight', () => received === 2, 2000);
+      answered.should.equal(0);
+      locker = new Database(helper.settings().dingtalkStorePath);
+      locker.exec('BEGIN EXCLUSIVE'); // the answers come while the lock is held: their marks cannot be written
+      const node = helper.getNode('oa');
+      await until('the store failure shown', () => callsOn(node, 'status').some((a) => a[0].text === 'dingtalk-dispatch.status.store-failing'), 3000);
+      callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'yellow', shape: 'ring' });
+      await settle(1500); // the worker retries meanwhile (the marks): still one warning
+      const warnings = () => callsOn(node, 'warn').map((a) => String(a[0])).filter((w) => w.startsWith('dingtalk-dispatch.errors.store-failing'));
+      warnings().length.should.equal(1);
+      out.ok.length.should.equal(0);
+      locker.exec('COMMIT');
+      locker.close();
+      await until('both deliveries recorded', () => out.ok.length === 2, STORE_PAUSE_MS + 3000);
+      answered.should.equal(2); // not sent again: the endpoint had them
+      await until('the recovery logged', () => callsOn(node, 'log').some((a) => String(a[0]).startsWith('dingtalk-dispatch.log.store-recovered')), 2000);
+      warnings().length.should.equal(1);
+      await until('the counts shown again', () => /^dingtalk-dispatch\.status\.counts/.test(callsOn(node, 'status').pop()[0].text), 2000);
+    } finally {
+      if (locker?.open) locker.close();
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   it('an Authorization value HTTP cannot carry: not configured, events queued', async function () {
     await loadHub([{ id: 'oa', url: 'http://127.0.0.1:9/hook' }], { credentials: { oa: { authorization: 'Bearer a\r\nX-Injected: 1' } } });
     const node = helper.getNode('oa');

@@ -122,6 +122,36 @@ describe('dingtalk-stream-in', function () {
     String(callsOn(node, 'status').pop()[0].text).should.startWith('dingtalk-stream-in.status.connected');
   });
 
+  it('acknowledges LATER at once while another process holds the store\'s write lock; SUCCESS and "available again" after it', async function () {
+    const Database = require('better-sqlite3');
+    const { collect } = await load();
+    const out = collect('out1');
+    const node = helper.getNode('s1');
+    await until('connected', () => callsOn(node, 'status').some((c) => String(c[0].text).startsWith('dingtalk-stream-in.status.connected')));
+    const conn = gateway.current('dingappone');
+    gateway.send(conn, frame('user_add_org.json')); // the store is open and has taken a write
+    await until('first ack', () => conn.acks.length === 1);
+    const locker = new Database(helper.settings().dingtalkStorePath);
+    try {
+      locker.exec('BEGIN EXCLUSIVE');
+      const sentAt = Date.now();
+      gateway.send(conn, frame('bpms_instance_change.json'));
+      await until('LATER', () => conn.acks.length === 2);
+      (Date.now() - sentAt).should.be.below(1000); // not the 5 s a long busy timeout would block
+      JSON.parse(conn.acks[1].data).status.should.equal('LATER');
+      callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-stream-in.status.store-error' });
+      locker.exec('COMMIT');
+    } finally {
+      locker.close();
+    }
+    await new Promise((r) => setTimeout(r, 600)); // past the store's fail-fast spell
+    gateway.send(conn, frame('bpms_instance_change.json')); // DingTalk sends it again
+    await until('SUCCESS', () => conn.acks.length === 3);
+    JSON.parse(conn.acks[2].data).status.should.equal('SUCCESS');
+    out.length.should.equal(2);
+    callsOn(node, 'log').filter((a) => a[0] === 'dingtalk-stream-in.log.store-recovered').length.should.equal(1);
+  });
+
   it('a frame too deep to store: acknowledged SUCCESS, not emitted, one warning, handed to a catch node; the status stays green', async function () {
     const catchNode = require('@node-red/nodes/core/common/25-catch.js');
     // x and y make them flow nodes (not config nodes), which catch nodes need

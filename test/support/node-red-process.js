@@ -59,9 +59,12 @@ function installPackedModule() {
 }
 
 class NodeRedProcess {
-  constructor(userDir, settings) {
+  /** `launch` may add Node.js options (`execArgv`, e.g. a --require probe) and environment variables (`env`). */
+  constructor(userDir, settings, launch = {}) {
     this.userDir = userDir;
     this.settings = settings;
+    this.execArgv = launch.execArgv ?? [];
+    this.env = launch.env ?? {};
     this.output = '';
   }
 
@@ -83,9 +86,9 @@ class NodeRedProcess {
       ...this.settings,
     };
     fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-    this.child = spawn(process.execPath, [NODE_RED, '-u', this.userDir, '-s', settingsFile], {
+    this.child = spawn(process.execPath, [...this.execArgv, NODE_RED, '-u', this.userDir, '-s', settingsFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false', ...this.env },
     });
     this.child.stdout.on('data', (d) => { this.output += d; });
     this.child.stderr.on('data', (d) => { this.output += d; });

@@ -10,8 +10,12 @@
  * is attempted until the last failure's retry time, then one delivery at a time probes the endpoint,
  * so a backlog neither hammers a dead system nor burns its attempts; the first success wakes them all.
  * Ordered mode delivers strictly one at a time in queue order, the head blocking the rest.
+ * The worker runs from timers, where an exception would end Node-RED: a store that fails (busy, locked
+ * by another process, disk full) never makes it throw. It pauses, tells onStoreError, tries again with
+ * back-off, and tells onStoreRecovered once the kind of call that failed works again.
  */
 import type { Delivery, EventStore } from '../store/event-store';
+import { type StoreCall, StoreSpell } from '../store/store-spell';
 import { DeliveryError, type HttpResult } from './http-send';
 import { parseRetryAfter, retryDelay } from './schedule';
 
@@ -55,8 +59,14 @@ export interface WorkerOptions {
   onDelivered?: (outcome: Outcome) => void;
   onDead?: (outcome: Outcome) => void;
   onChange?: () => void;
-  /** An outcome could not be recorded (the store failed): the worker pauses STORE_PAUSE_MS. */
+  /**
+   * The store failed: an outcome could not be recorded (the worker pauses STORE_PAUSE_MS) or due work could
+   * not be read (it tries again after STORE_RETRY_MIN_MS, doubling up to STORE_PAUSE_MS). Called on every
+   * failure: the caller decides what to log (once per failing spell).
+   */
   onStoreError?: (err: unknown) => void;
+  /** The store works again after onStoreError (a write went through, or a read when a read had failed). */
+  onStoreRecovered?: () => void;
   /**
    * Where the deliveries taken but not yet marked delivered are kept: pass the same map to the worker that
    * replaces this one (a redeploy of the node) so it does not send them again either.
@@ -73,6 +83,8 @@ const RETRY_AFTER_STATUSES = new Set([429, 503]);
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 /** After an outcome could not be recorded: the delivery is still queued and due, so wait before retrying. */
 export const STORE_PAUSE_MS = 5_000;
+/** After due work could not be read: the first retry; doubled while reading keeps failing, up to STORE_PAUSE_MS. */
+export const STORE_RETRY_MIN_MS = 500;
 /** Work due but not started although nothing is in flight (should not happen): look again this much later. */
 const RECHECK_MS = 1_000;
 
@@ -96,10 +108,19 @@ export class DeliveryWorker {
    */
   private readonly unrecorded: Map<number, UnrecordedDelivery>;
   private recording = false;
+  /** The store's failing spell: ends (onStoreRecovered) when the kind of call that failed works again. */
+  private readonly storeSpell: StoreSpell;
+  private readRetryMs = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.clock = options.clock ?? systemClock;
     this.unrecorded = options.unrecorded ?? new Map();
+    this.storeSpell = new StoreSpell({
+      failing: () => undefined, // every failure is told to onStoreError (storeFailed)
+      recovered: () => {
+        if (!this.stopped) this.options.onStoreRecovered?.();
+      },
+    });
   }
 
   get active(): number {
@@ -120,7 +141,7 @@ export class DeliveryWorker {
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      if (!this.stopped) this.pump();
+      if (!this.stopped) this.pumpGuarded();
     });
   }
 
@@ -150,12 +171,56 @@ export class DeliveryWorker {
     return this.unrecorded.size === 0 ? this.inFlight : new Set([...this.inFlight, ...this.unrecorded.keys()]);
   }
 
-  private pump(): void {
+  /** pump() from a timer: a store that cannot be read means a pause and a retry, never an exception. */
+  private pumpGuarded(): void {
+    let asked: boolean;
+    try {
+      asked = this.pump();
+    } catch (err) {
+      this.readRetryMs = this.readRetryMs === 0 ? STORE_RETRY_MIN_MS : Math.min(STORE_PAUSE_MS, this.readRetryMs * 2);
+      this.pausedUntil = Math.max(this.pausedUntil ?? 0, this.clock.now() + this.readRetryMs);
+      this.storeFailed('read', err);
+      this.armRetry(this.pausedUntil);
+      return;
+    }
+    if (!asked) return; // held back without a word from the store: says nothing about it
+    this.readRetryMs = 0;
+    this.storeWorked('read');
+  }
+
+  /** Arms the timer for `at` without asking the store (it just failed). */
+  private armRetry(at: number): void {
+    if (this.stopped) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = this.clock.setTimer(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.wake();
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  private storeFailed(call: StoreCall, err: unknown): void {
+    this.storeSpell.failed(err, '', call);
+    if (!this.stopped) this.options.onStoreError?.(err);
+  }
+
+  private storeWorked(call: StoreCall): void {
+    this.storeSpell.worked('', call);
+  }
+
+  /** Starts what is due; false when it did not ask the store (held back by a store pause). */
+  private pump(): boolean {
     const { store, subscriber, ordered } = this.options;
     const hold = this.holdUntil;
     if (hold !== undefined && this.clock.now() < hold) {
+      // Paused because the store failed: do not ask it when the next delivery is due, look again then.
+      if (this.pausedUntil !== undefined && this.clock.now() < this.pausedUntil) {
+        if (this.timer === undefined || this.timerAt > hold) this.armRetry(hold);
+        return false;
+      }
       this.armTimer(false);
-      return;
+      return true;
     }
     this.pausedUntil = undefined;
     if (this.unrecorded.size > 0) this.recordUnrecorded();
@@ -176,6 +241,7 @@ export class DeliveryWorker {
       started = batch.length;
     }
     this.armTimer(started > 0);
+    return true;
   }
 
   /**
@@ -197,13 +263,7 @@ export class DeliveryWorker {
     if (hold !== undefined) next = Math.max(next, hold);
     if (next <= this.clock.now() && !startedSome) next = this.clock.now() + RECHECK_MS;
     if (next >= this.timerAt && this.timer !== undefined) return;
-    this.clearTimer();
-    this.timerAt = next;
-    this.timer = this.clock.setTimer(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.wake();
-    }, Math.max(0, next - this.clock.now()));
+    this.armRetry(next);
   }
 
   private clearTimer(): void {
@@ -221,12 +281,15 @@ export class DeliveryWorker {
         (answer) => this.settle(delivery, started, answer.result, answer.ok ? undefined : answer.reason ?? `HTTP ${answer.result.status}`),
         (err: unknown) => this.settle(delivery, started, undefined, err instanceof DeliveryError ? `${err.code}: ${err.message}` : String(err)),
       )
-      .catch((err: unknown) => {
-        // Not recorded: the delivery stays queued and due. Retrying at once would send it again and
-        // again while the store fails (disk full, locked), so everything waits a moment.
-        this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
-        if (!this.stopped) this.options.onStoreError?.(err);
-      })
+      .then(
+        () => this.storeWorked('write'),
+        (err: unknown) => {
+          // Not recorded: the delivery stays queued and due. Retrying at once would send it again and
+          // again while the store fails (disk full, locked), so everything waits a moment.
+          this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
+          this.storeFailed('write', err);
+        },
+      )
       .finally(() => {
         this.inFlight.delete(delivery.id);
         if (this.stopped) return; // closing: the node's status and outputs are gone
@@ -247,10 +310,13 @@ export class DeliveryWorker {
         if (!this.stopped) this.options.onDelivered?.(outcome);
       }),
     )
-      .catch((err: unknown) => {
-        this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
-        if (!this.stopped) this.options.onStoreError?.(err);
-      })
+      .then(
+        () => this.storeWorked('write'),
+        (err: unknown) => {
+          this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
+          this.storeFailed('write', err);
+        },
+      )
       .finally(() => {
         this.recording = false;
         if (!this.stopped) this.wake();

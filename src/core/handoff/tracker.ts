@@ -21,6 +21,7 @@
  * `done`), reported once per node.
  */
 import type { ReceivedEvent } from '../receiver';
+import { StoreSpell } from '../store/store-spell';
 
 /** What the tracker needs of a receiver's store (EventStore implements it). */
 export interface HandoffStore {
@@ -50,8 +51,10 @@ export interface TrackerHost {
   stuck(nodeId: string, nodeType: string, seconds: number): void;
   /** A deploy removed a receiver while events of it were still in the flow; their rows stay in the store. */
   orphaned(receiver: string, count: number): void;
-  /** Marking events handed on failed (the store is failing); once per failing spell. */
+  /** Reading or marking events failed (the store is failing); once per failing spell. */
   markFailed(error: unknown): void;
+  /** The store works again after markFailed (once per spell). */
+  storeRecovered?(): void;
 }
 
 export interface NodeRef {
@@ -125,7 +128,6 @@ export class HandoffTracker {
   private readonly settling = new Set<Entry>();
   private settleTimer: NodeJS.Timeout | undefined;
   private readonly settleDelayMs: number;
-  private markFailing = false;
   private markBackoffMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs: number;
@@ -141,6 +143,8 @@ export class HandoffTracker {
   private readonly known = new WeakSet<object>();
   /** The failed queueing handed to its dispatch node again, whose outcome decides the next wait. */
   private probe: ReceivedEvent | undefined;
+  /** The store calls run from timers and runtime events: logged once per failing spell, and when it ends. */
+  private readonly storeSpell: StoreSpell;
 
   constructor(
     private readonly host: TrackerHost,
@@ -151,6 +155,7 @@ export class HandoffTracker {
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.retryMs = this.retryMinMs;
     this.sweepMs = options.sweepMs ?? 5000;
+    this.storeSpell = new StoreSpell({ failing: (err) => host.markFailed(err), recovered: () => host.storeRecovered?.() });
   }
 
   /** How often held messages are checked against the limit: a fraction of it, at most every 5 s. */
@@ -286,8 +291,9 @@ export class HandoffTracker {
       let rows: { eventId: string }[] = [];
       try {
         rows = store ? store.pendingInbox(key) : [];
+        if (store) this.storeSpell.worked('', 'read');
       } catch (err) {
-        this.host.markFailed(err);
+        this.storeSpell.failed(err, '', 'read');
       }
       for (const row of rows) {
         if (!this.entries.has(entryKey(key, row.eventId))) this.entry(key, row.eventId).lost = true;
@@ -357,8 +363,9 @@ export class HandoffTracker {
       let text: string | undefined;
       try {
         text = store?.pendingMessage(entry.receiver, entry.eventId);
+        if (store) this.storeSpell.worked('', 'read');
       } catch (err) {
-        this.host.markFailed(err);
+        this.storeSpell.failed(err, '', 'read'); // tried again at the next sweep
         continue;
       }
       if (text === undefined) {
@@ -430,12 +437,11 @@ export class HandoffTracker {
         const byId = new Map(list.map((e) => [e.eventId, e]));
         await store.markHanded(receiver, [...byId.keys()], (id) => !this.deploying && this.finished(byId.get(id) as Entry));
         for (const entry of list) if (this.finished(entry)) this.forget(entry);
-        this.markFailing = false;
         this.markBackoffMs = 0;
+        this.storeSpell.worked('', 'write');
       } catch (err) {
         // Not marked: the events stay pending in the store, so at worst they are emitted again after a restart.
-        if (!this.markFailing) this.host.markFailed(err);
-        this.markFailing = true;
+        this.storeSpell.failed(err, '', 'write');
         this.markBackoffMs = Math.min(this.retryMaxMs, Math.max(this.retryMinMs, this.markBackoffMs * 2));
         for (const entry of list) this.settling.add(entry);
       }

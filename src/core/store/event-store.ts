@@ -13,10 +13,13 @@
  * Backlogs live here, never in memory: workers read due deliveries a page at a time.
  * A file deleted or replaced under the open store is noticed before anything more is acknowledged, and
  * restored from the open connection by the same object (file-recovery.ts).
+ * Every statement goes through a busy gate (busy-gate.ts): another process holding the write lock
+ * costs the event loop at most BUSY_TIMEOUT_MS now and then, and the store fails fast meanwhile.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BusyGate, BUSY_TIMEOUT_MS } from './busy-gate';
 import { FileRecovery, type StoreEventListener } from './file-recovery';
 import { GroupCommit } from './group-commit';
 import { WalSync } from './wal-sync';
@@ -210,6 +213,8 @@ function prepareStatements(db: Database.Database) {
 }
 
 const NONE: ReadonlySet<number> = new Set();
+/** While opening (schema, migration: once per deploy) a lock held elsewhere may be waited for longer. */
+const OPEN_BUSY_TIMEOUT_MS = 2000;
 
 export interface StoreOptions {
   now?: () => number;
@@ -232,10 +237,12 @@ export class EventStore {
   /** Durable batches between their commit and their acknowledgement. */
   private readonly flushing = new Set<Promise<void>>();
   private readonly recovery: FileRecovery | undefined;
+  private readonly gate: BusyGate;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
     this.now = options.now ?? Date.now;
+    this.gate = new BusyGate();
     this.commit = new GroupCommit((body, durable) => this.commitBatch(body, durable));
     this.openDatabase();
     if (path !== ':memory:') {
@@ -263,9 +270,11 @@ export class EventStore {
       // the store falls back to flushing inside each commit (synchronous FULL), which is slower but as safe.
       const wal = db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
       db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL'); // with a WAL, WalSync flushes (see above)
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
       db.exec(SCHEMA);
       migrateInbox(db);
+      // From now on statements run on the event loop at any time: never wait long (busy-gate.ts).
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.statements = prepareStatements(db);
       this.walSync = wal && path !== ':memory:' ? new WalSync(`${path}-wal`) : undefined;
     } catch (err) {
@@ -286,7 +295,7 @@ export class EventStore {
    * the one at the path (one stat per batch, not per write): a deleted file takes writes as well.
    */
   private commitBatch(body: () => void, durable: boolean): void | Promise<void> {
-    this.db.transaction(body)();
+    this.gate.write(() => this.db.transaction(body)());
     if (!durable) return;
     const verify = () => this.recovery?.verify();
     if (!this.walSync) return verify();
@@ -324,9 +333,9 @@ export class EventStore {
       await pending;
       return 'duplicate';
     }
-    if (this.statements.inboxHas.get(eventId, scope)) return 'duplicate';
+    if (this.read(() => this.statements.inboxHas.get(eventId, scope))) return 'duplicate';
     // The same event reaching us another way (a live push and its failed-list entry) has the same key.
-    if (contentKey !== undefined && this.statements.inboxHasKey.get(contentKey)) return 'duplicate';
+    if (contentKey !== undefined && this.read(() => this.statements.inboxHasKey.get(contentKey))) return 'duplicate';
     const text = JSON.stringify(message);
     const written = this.commit.write(() => {
       this.statements.inboxInsert.run(eventId, scope, receiver, this.now(), text, contentKey ?? null);
@@ -339,7 +348,7 @@ export class EventStore {
       // Committed but not flushed (or not committed at all): not acknowledged, so DingTalk sends it again,
       // and that copy must not be taken for a duplicate of a row nobody was told about.
       try {
-        this.statements.inboxForget.run(eventId, scope, receiver);
+        this.gate.write(() => this.statements.inboxForget.run(eventId, scope, receiver));
       } catch {
         // the store is failing anyway; the caller answers "not stored"
       }
@@ -353,12 +362,12 @@ export class EventStore {
 
   /** Events a receiver acknowledged that may not have reached every dispatch node yet. */
   pendingInbox(receiver: string): InboxRow[] {
-    return this.statements.inboxPending.all(receiver) as InboxRow[];
+    return this.read(() => this.statements.inboxPending.all(receiver) as InboxRow[]);
   }
 
   /** The stored message of a receiver's event that is not handed on yet (for emitting it again). */
   pendingMessage(receiver: string, eventId: string): string | undefined {
-    return this.statements.inboxMessage.get(eventId, receiver) as string | undefined;
+    return this.read(() => this.statements.inboxMessage.get(eventId, receiver) as string | undefined);
   }
 
   /**
@@ -381,7 +390,7 @@ export class EventStore {
   async enqueue(subscriber: string, eventId: string, eventType: string, body: string, delayMs = 0): Promise<'new' | 'duplicate'> {
     const refused = this.recovery?.refusal();
     if (refused) throw refused;
-    if (this.statements.outboxHas.get(subscriber, eventId)) return 'duplicate';
+    if (this.read(() => this.statements.outboxHas.get(subscriber, eventId))) return 'duplicate';
     let inserted = false;
     await this.commit.write(() => {
       const now = this.now();
@@ -392,24 +401,24 @@ export class EventStore {
 
   /** The ids of up to `limit` queued deliveries due now, earliest first, from the index alone (no bodies). */
   dueIds(subscriber: string, limit: number): number[] {
-    return this.statements.dueIds.all(subscriber, this.now(), limit) as number[];
+    return this.read(() => this.statements.dueIds.all(subscriber, this.now(), limit) as number[]);
   }
 
   /** The oldest queued delivery (ordered mode delivers strictly in this order). */
   head(subscriber: string): Delivery | undefined {
-    const row = this.statements.head.get(subscriber) as DeliveryRow | undefined;
+    const row = this.read(() => this.statements.head.get(subscriber) as DeliveryRow | undefined);
     return row ? toDelivery(row) : undefined;
   }
 
   /** When the next queued delivery not in `skip` (those in flight) falls due; undefined when there is none. */
   nextDueAt(subscriber: string, skip: ReadonlySet<number> = NONE): number | undefined {
     // From the (subscriber, state, next_at) index: at most skip.size + 1 rows, the first not skipped.
-    const rows = this.statements.nextDue.all(subscriber, skip.size + 1) as { id: number; nextAt: number }[];
+    const rows = this.read(() => this.statements.nextDue.all(subscriber, skip.size + 1) as { id: number; nextAt: number }[]);
     return rows.find((r) => !skip.has(r.id))?.nextAt;
   }
 
   get(id: number): Delivery | undefined {
-    const row = this.statements.byId.get(id) as DeliveryRow | undefined;
+    const row = this.read(() => this.statements.byId.get(id) as DeliveryRow | undefined);
     return row ? toDelivery(row) : undefined;
   }
 
@@ -437,12 +446,12 @@ export class EventStore {
 
   counts(subscriber: string): Record<DeliveryState, number> {
     const out: Record<DeliveryState, number> = { queued: 0, delivered: 0, dead: 0 };
-    for (const row of this.statements.counts.all(subscriber) as { state: DeliveryState; n: number }[]) out[row.state] = row.n;
+    for (const row of this.read(() => this.statements.counts.all(subscriber) as { state: DeliveryState; n: number }[])) out[row.state] = row.n;
     return out;
   }
 
   list(subscriber: string, state: DeliveryState, limit = 100, offset = 0): Delivery[] {
-    return (this.statements.list.all(subscriber, state, limit, offset) as DeliveryRow[]).map(toDelivery);
+    return this.read(() => this.statements.list.all(subscriber, state, limit, offset) as DeliveryRow[]).map(toDelivery);
   }
 
   /** Puts dead letters back in the queue (one by id, or all of a subscriber's); returns how many. */
@@ -462,38 +471,38 @@ export class EventStore {
    * `limit` of them (all without a limit).
    */
   pruneInbox(before: number, limit?: number): number {
-    if (limit === undefined) return this.statements.inboxPrune.run(before).changes;
-    return this.statements.pruneInboxSome.run(before, limit).changes;
+    if (limit === undefined) return this.gate.write(() => this.statements.inboxPrune.run(before).changes);
+    return this.gate.write(() => this.statements.pruneInboxSome.run(before, limit).changes);
   }
 
   /** Forgets up to `limit` delivered rows, of any subscriber, last updated before `before`. */
   pruneAllDelivered(before: number, limit: number): number {
-    return this.statements.pruneDeliveredSome.run(before, limit).changes;
+    return this.gate.write(() => this.statements.pruneDeliveredSome.run(before, limit).changes);
   }
 
   /** Every subscriber (dispatch node id) with rows in the outbox, in any state. */
   subscribers(): string[] {
-    return this.statements.subscribers.all() as string[];
+    return this.read(() => this.statements.subscribers.all() as string[]);
   }
 
   /** Every receiver with rows in the inbox, handed on or not. */
   receivers(): string[] {
-    return this.statements.receivers.all() as string[];
+    return this.read(() => this.statements.receivers.all() as string[]);
   }
 
   /** How many outbox rows a subscriber has, in any state. */
   queueSize(subscriber: string): number {
-    return this.statements.queueSize.get(subscriber) as number;
+    return this.read(() => this.statements.queueSize.get(subscriber) as number);
   }
 
   /** How many of a receiver's events are not handed on. */
   pendingCount(receiver: string): number {
-    return this.statements.pendingCount.get(receiver) as number;
+    return this.read(() => this.statements.pendingCount.get(receiver) as number);
   }
 
   /** Deletes up to `limit` outbox rows of a subscriber, in any state; returns how many. */
   dropQueue(subscriber: string, limit: number): number {
-    return this.statements.dropQueueSome.run(subscriber, limit).changes;
+    return this.gate.write(() => this.statements.dropQueueSome.run(subscriber, limit).changes);
   }
 
   /**
@@ -501,26 +510,31 @@ export class EventStore {
    * still count for de-duplication until the window ends, then go with the other handed-on rows.
    */
   giveUpPending(receiver: string, limit: number): number {
-    return this.statements.giveUpSome.run(receiver, limit).changes;
+    return this.gate.write(() => this.statements.giveUpSome.run(receiver, limit).changes);
   }
 
   /** Subscribers and receivers seen missing from the deployed flows, and since when (kept across restarts). */
   orphanMarks(): OrphanMark[] {
-    return this.statements.orphanMarks.all() as OrphanMark[];
+    return this.read(() => this.statements.orphanMarks.all() as OrphanMark[]);
   }
 
   /** Records when an orphan was first seen; an existing mark keeps its time. */
   markOrphan(kind: OrphanKind, id: string, since: number): void {
-    this.statements.markOrphan.run(kind, id, since);
+    this.gate.write(() => this.statements.markOrphan.run(kind, id, since));
   }
 
   clearOrphan(kind: OrphanKind, id: string): void {
-    this.statements.clearOrphan.run(kind, id);
+    this.gate.write(() => this.statements.clearOrphan.run(kind, id));
   }
 
   /** Forgets a subscriber's delivered rows last updated before `before`. */
   pruneDelivered(subscriber: string, before: number): number {
-    return this.statements.pruneDelivered.run(subscriber, before).changes;
+    return this.gate.write(() => this.statements.pruneDelivered.run(subscriber, before).changes);
+  }
+
+  /** A read through the busy gate (refused at once while reads are known to be blocked). */
+  private read<T>(fn: () => T): T {
+    return this.gate.read(fn);
   }
 
   close(): void {

@@ -1,0 +1,102 @@
+'use strict';
+// The delivery worker runs from timers, where an exception ends Node-RED. A store that cannot be read
+// (busy, locked by another process) or written must never make it throw: it pauses, tells onStoreError,
+// tries again with back-off, and says once when the kind of call that failed works again.
+require('should');
+const { EventStore } = require('../../core/store/event-store');
+const { StoreBusyError } = require('../../core/store/busy-gate');
+const { DeliveryWorker, systemClock, STORE_PAUSE_MS, STORE_RETRY_MIN_MS } = require('../../core/delivery/worker');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const answer = (status) => ({ result: { status, headers: {}, body: '' }, ok: status < 300 });
+
+describe('core/delivery worker when the store fails', function () {
+  let store;
+  let worker;
+  let uncaught;
+  const onUncaught = (err) => uncaught.push(err);
+  beforeEach(() => {
+    store = new EventStore(':memory:');
+    uncaught = [];
+    // Mocha would report an escaped exception too; recorded here so the test says what happened.
+    process.prependListener('uncaughtException', onUncaught);
+  });
+  afterEach(async () => {
+    process.removeListener('uncaughtException', onUncaught);
+    if (worker) await worker.stop();
+    worker = undefined;
+    store.close();
+  });
+
+  for (const [read, ordered] of [['dueIds', false], ['get', false], ['nextDueAt', false], ['head', true]]) {
+    it(`${read} throwing SQLITE_BUSY (${ordered ? 'ordered' : 'concurrent'}): nothing escapes, retried with back-off, recovered once`, async function () {
+      const calls = [];
+      const original = store[read].bind(store);
+      let busy = true;
+      store[read] = (...args) => {
+        calls.push(Date.now());
+        if (busy) throw new StoreBusyError();
+        return original(...args);
+      };
+      const errors = [];
+      let recovered = 0;
+      const posts = [];
+      worker = new DeliveryWorker({ subscriber: 's', store, schedule: [0, 60000], concurrency: 4, ordered,
+        attempt: async (d) => { posts.push(d.eventId); return answer(200); },
+        onStoreError: (err) => errors.push(err.code), onStoreRecovered: () => { recovered += 1; } });
+      await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+      const started = Date.now();
+      worker.start();
+      await sleep(STORE_RETRY_MIN_MS * 3 + 300); // tries at about 0, 500 and 1500 ms
+      uncaught.should.eql([]);
+      // nextDueAt is asked after the attempts started (to arm the next timer): e1 went out already.
+      posts.should.eql(read === 'nextDueAt' ? ['e1'] : []);
+      errors.length.should.be.within(2, 4);
+      errors.every((c) => c === 'SQLITE_BUSY').should.be.true();
+      // For nextDueAt, recording e1's delivery (a write) worked meanwhile: the store did work then.
+      recovered.should.equal(read === 'nextDueAt' ? 1 : 0);
+      const gaps = calls.map((t, i) => (i === 0 ? t - started : t - calls[i - 1]));
+      gaps[1].should.be.aboveOrEqual(STORE_RETRY_MIN_MS - 20); // a pause, not a busy loop
+      if (gaps.length > 2) gaps[2].should.be.aboveOrEqual(STORE_RETRY_MIN_MS * 2 - 20); // backing off
+      busy = false;
+      const errorsBefore = errors.length;
+      await sleep(STORE_RETRY_MIN_MS * 4 + 200);
+      posts.should.eql(['e1']); // retried and delivered once the store answers
+      recovered.should.equal(read === 'nextDueAt' ? 2 : 1);
+      errors.length.should.equal(errorsBefore);
+      store.counts('s').should.have.properties({ queued: 0, delivered: 1 });
+      uncaught.should.eql([]);
+    });
+  }
+
+  it('a write failure is not ended by reads that work (WAL): recovered only once an outcome is recorded', async function () {
+    let offset = 0; // moves this test's clock past the store pause
+    const clock = { ...systemClock, now: () => Date.now() + offset };
+    const record = store.recordDelivered.bind(store);
+    let busy = true;
+    store.recordDelivered = (...args) => (busy ? Promise.reject(new StoreBusyError()) : record(...args));
+    const events = [];
+    const posts = [];
+    worker = new DeliveryWorker({ subscriber: 's', store, clock, schedule: [0, 60000], concurrency: 4, ordered: false,
+      attempt: async (d) => { posts.push(d.eventId); return answer(200); },
+      onStoreError: () => events.push('error'), onStoreRecovered: () => events.push('recovered') });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    worker.start();
+    await sleep(100);
+    offset += STORE_PAUSE_MS + 1000; // the pause is over; reading works, the mark still fails
+    await store.enqueue('s', 'e2', 'user_add_org', '{}', 0);
+    worker.wake();
+    await sleep(100);
+    events.length.should.be.aboveOrEqual(2); // e1's mark again, and e2's
+    events.should.not.containEql('recovered');
+    busy = false;
+    offset += STORE_PAUSE_MS + 1000;
+    worker.wake();
+    await sleep(200);
+    events.filter((e) => e === 'recovered').length.should.equal(1);
+    events[events.length - 1].should.equal('recovered');
+    posts.sort().should.eql(['e1', 'e2']);
+    store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
+    uncaught.should.eql([]);
+  });
+});
