@@ -2,11 +2,12 @@
  * `dingtalk-event-in`: DingTalk's HTTP push endpoint on RED.httpNode. The decision for each request
  * lives in core/receiver; this file wires it to the route table, answers, emits and keeps the status.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { scopeContentKey } from '../core/events';
 import { readBody } from '../core/http/read-body';
-import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
+import { errorStatus, middlewareList } from '../core/http/middleware-chain';
+import { normalisePath, type RouteHandler, type RouteTable, routeTableFor } from '../core/http/route-table';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import { poisonLogParams, poisonMessage } from '../core/poison';
@@ -30,6 +31,7 @@ interface EventInDef extends NodeDef {
 
 interface EventInSettings {
   httpNodeRoot?: string | false;
+  httpNodeMiddleware?: unknown;
   dingtalkEventInMaxBody?: number;
   dingtalkEventInDedupSeconds?: number;
 }
@@ -64,6 +66,22 @@ function sendJson(res: ServerResponse, status: number, body: unknown, close = fa
   if (close) headers.Connection = 'close';
   res.writeHead(status, headers);
   res.end(text);
+}
+
+/** A value from outside on one log line: a middleware's error message must not forge log lines. */
+const oneLine = (text: string): string => JSON.stringify(text).slice(1, -1);
+
+/** Tables with reservations waiting for the end of the current deploy (one listener each, not per node). */
+const settling = new WeakSet<RouteTable>();
+
+/** Ends the table's reservations once the deploy has started the flows (see RouteTable.release). */
+function settleAfterDeploy(RED: NodeAPI, table: RouteTable): void {
+  if (settling.has(table)) return;
+  settling.add(table);
+  RED.events.once('flows:started', () => {
+    settling.delete(table);
+    table.settle();
+  });
 }
 
 export default function register(RED: NodeAPI): void {
@@ -136,6 +154,13 @@ export default function register(RED: NodeAPI): void {
       status.runNow();
     };
 
+    // Rejections come from outside and can be many: the first few per minute warn, the rest go to debug.
+    const logLoudly = (line: string) => {
+      const { allowed, suppressedBefore } = throttle.take();
+      if (suppressedBefore > 0) node.warn(t('errors.throttled', { count: suppressedBefore }));
+      if (allowed) node.warn(line);
+      else node.debug(line);
+    };
     const logRejection = (outcome: Extract<Outcome, { kind: 'rejected' }>) => {
       let reason = outcome.reason;
       if (outcome.code === 'not-configured') {
@@ -143,11 +168,7 @@ export default function register(RED: NodeAPI): void {
       } else if (outcome.code === 'receive-id-mismatch' && outcome.found !== undefined) {
         reason = t('errors.receive-id-hint', { found: outcome.found, expected: app?.receiveId ?? '' });
       }
-      const line = t('errors.rejected', { status: outcome.status, code: outcome.code, reason });
-      const { allowed, suppressedBefore } = throttle.take();
-      if (suppressedBefore > 0) node.warn(t('errors.throttled', { count: suppressedBefore }));
-      if (allowed) node.warn(line);
-      else node.debug(line);
+      logLoudly(t('errors.rejected', { status: outcome.status, code: outcome.code, reason }));
     };
 
     const respond = (res: ServerResponse, outcome: Outcome) => {
@@ -202,10 +223,14 @@ export default function register(RED: NodeAPI): void {
     };
 
     const table = routeTableFor(RED.httpNode);
+    table.useNodeMiddleware(middlewareList(settings.httpNodeMiddleware));
     let listening = false;
     const takeOver = () => {
       listening = true;
       showProblem();
+    };
+    const showConflict = (holder: string) => {
+      node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path, holder }) });
     };
     (node as Node & { testTarget?: TestTarget }).testTarget = {
       listeningPath: () => (listening ? path : undefined),
@@ -219,12 +244,27 @@ export default function register(RED: NodeAPI): void {
       corpId: app?.corpId ?? '',
       key: testKey,
     };
-    if (table.add(path, handler, takeOver)) {
+    const claim = table.claim(path, {
+      id: node.id,
+      label: node.name || node.id,
+      handler,
+      onActive: takeOver,
+      onWaiting: showConflict,
+      onMiddlewareError: (err, _req, res) => {
+        // As core `http in` answers a failed httpNodeMiddleware: a status, a log line, no stack trace.
+        const code = errorStatus(err);
+        counts.rejected += 1;
+        sendJson(res, code, { error: 'middleware', message: STATUS_CODES[code] ?? 'error' });
+        logLoudly(t('errors.middleware', { status: code, message: oneLine(err instanceof Error ? err.message : String(err)) }));
+        status.request();
+      },
+    });
+    if (claim.owner) {
       takeOver();
     } else {
       // Stay inactive but waiting: if the node holding the path is deleted, this one takes over.
-      node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path }) });
-      node.error(t('errors.duplicate-path', { path }));
+      showConflict(claim.holder);
+      node.error(t('errors.duplicate-path', { path, holder: claim.holder }));
     }
 
     // Every event goes out through the runtime's hand-off tracker: it counts as handed on once every
@@ -279,14 +319,16 @@ export default function register(RED: NodeAPI): void {
     }, PRUNE_MS);
     housekeeping.unref();
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       listening = false;
       RED.events.removeListener('flows:started', onFlowsStarted);
       handoff.unregister(node.id, handoffReceiver);
       clearInterval(housekeeping);
       if (recoveryTimer) clearInterval(recoveryTimer);
-      table.remove(path, handler);
+      // A redeploy (not a deletion) keeps the path for this node id until the deploy has started the
+      // flows, so the new instance gets it back rather than a receiver waiting on the same path.
+      if (table.release(path, handler, { reserve: !removed })) settleAfterDeploy(RED, table);
       status.cancel();
       lease?.release();
       done();
