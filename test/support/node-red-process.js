@@ -59,9 +59,14 @@ function installPackedModule() {
 }
 
 class NodeRedProcess {
-  constructor(userDir, settings) {
+  /**
+   * settingsCode: JavaScript for an object merged over the settings last, for what JSON cannot hold
+   * (functions such as httpNodeMiddleware), e.g. "{ httpNodeMiddleware: (req, res, next) => next() }".
+   */
+  constructor(userDir, settings, { settingsCode } = {}) {
     this.userDir = userDir;
     this.settings = settings;
+    this.settingsCode = settingsCode;
     this.output = '';
   }
 
@@ -82,7 +87,8 @@ class NodeRedProcess {
       dingtalkStorePath: path.join(this.userDir, `store-${this.port}.sqlite`),
       ...this.settings,
     };
-    fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+    const json = JSON.stringify(settings, null, 2);
+    fs.writeFileSync(settingsFile, `module.exports = ${this.settingsCode ? `Object.assign(${json}, ${this.settingsCode})` : json};\n`);
     this.child = spawn(process.execPath, [NODE_RED, '-u', this.userDir, '-s', settingsFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
