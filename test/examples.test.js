@@ -64,4 +64,26 @@ describe('example flows', function () {
       new Set(paths).size.should.equal(paths.length, `${file}: two receivers on one path`);
     }
   });
+
+  it('every receiver of every example has a path of its own, and none but the demo\'s own example uses the npm start demo\'s', function () {
+    // Users import several examples into one workspace, often the npm start demo's: a shared path would
+    // leave one receiver inactive (and the editor marks it invalid).
+    const { normalisePath } = require('../core/http/route-table');
+    const owners = new Map();
+    for (const { file, nodes } of examples) {
+      for (const n of nodes.filter((x) => x.type === 'dingtalk-event-in')) {
+        const p = normalisePath(n.url || '/dingtalk/events');
+        should.not.exist(owners.get(p), `${file} and ${owners.get(p)} both receive on ${p}`);
+        owners.set(p, file);
+      }
+    }
+    owners.size.should.be.aboveOrEqual(4);
+    // The demo deploys the first receiver of the example file scripts/start.js names.
+    const start = fs.readFileSync(path.join(ROOT, 'scripts', 'start.js'), 'utf8');
+    const demoFile = /path\.join\(root, 'examples', '([^']+)'\)/.exec(start)[1];
+    const demoReceiver = JSON.parse(fs.readFileSync(path.join(DIR, demoFile), 'utf8')).find((n) => n.type === 'dingtalk-event-in');
+    const demoPath = normalisePath(demoReceiver.url);
+    demoPath.should.equal('/dingtalk/events');
+    owners.get(demoPath).should.equal(demoFile);
+  });
 });

@@ -2,12 +2,13 @@
  * `dingtalk-event-in`: DingTalk's HTTP push endpoint on RED.httpNode. The decision for each request
  * lives in core/receiver; this file wires it to the route table, answers, emits and keeps the status.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { scopeContentKey } from '../core/events';
 import { adminAppCovers, type HttpRootSettings } from '../core/http/admin-root';
 import { DEFAULT_BODY_TIMEOUT_MS, readBody } from '../core/http/read-body';
-import { normalisePath, type RouteHandler, routeTableFor } from '../core/http/route-table';
+import { errorStatus, middlewareList } from '../core/http/middleware-chain';
+import { normalisePath, type RouteHandler, type RouteTable, routeTableFor } from '../core/http/route-table';
 import { escapeForLog } from '../core/log-escape';
 import { LogThrottle } from '../core/log-throttle';
 import { RateLimitedCall } from '../core/rate-limited-call';
@@ -35,6 +36,7 @@ interface EventInDef extends NodeDef {
 }
 
 interface EventInSettings extends HttpRootSettings {
+  httpNodeMiddleware?: unknown;
   dingtalkEventInMaxBody?: number;
   dingtalkEventInDedupSeconds?: number;
   dingtalkEventInMaxAgeSeconds?: number;
@@ -70,6 +72,19 @@ function sendJson(res: ServerResponse, status: number, body: unknown, close = fa
   if (close) headers.Connection = 'close';
   res.writeHead(status, headers);
   res.end(text);
+}
+
+/** Tables with reservations waiting for the end of the current deploy (one listener each, not per node). */
+const settling = new WeakSet<RouteTable>();
+
+/** Ends the table's reservations once the deploy has started the flows (see RouteTable.release). */
+function settleAfterDeploy(RED: NodeAPI, table: RouteTable): void {
+  if (settling.has(table)) return;
+  settling.add(table);
+  afterNextStart(RED, () => {
+    settling.delete(table);
+    table.settle();
+  });
 }
 
 export default function register(RED: NodeAPI): void {
@@ -160,6 +175,13 @@ export default function register(RED: NodeAPI): void {
       status.runNow();
     };
 
+    // Rejections come from outside and can be many: the first few per minute warn, the rest go to debug.
+    const logLoudly = (line: string) => {
+      const { allowed, suppressedBefore } = throttle.take();
+      if (suppressedBefore > 0) node.warn(t('errors.throttled', { count: suppressedBefore }));
+      if (allowed) node.warn(line);
+      else node.debug(line);
+    };
     const logRejection = (outcome: Extract<Outcome, { kind: 'rejected' }>) => {
       let reason = outcome.reason;
       if (outcome.code === 'not-configured') {
@@ -176,10 +198,7 @@ export default function register(RED: NodeAPI): void {
       const line = t('errors.rejected', { status: outcome.status, code: outcome.code, reason });
       // The store's failing spell has its own warning (once): each push it refuses is a debug line.
       if (outcome.code === 'store-unavailable' && lease) return void node.debug(line);
-      const { allowed, suppressedBefore } = throttle.take();
-      if (suppressedBefore > 0) node.warn(t('errors.throttled', { count: suppressedBefore }));
-      if (allowed) node.warn(line);
-      else node.debug(line);
+      logLoudly(line);
     };
 
     const respond = (res: ServerResponse, outcome: Outcome) => {
@@ -235,10 +254,14 @@ export default function register(RED: NodeAPI): void {
     };
 
     const table = routeTableFor(RED.httpNode);
+    table.useNodeMiddleware(middlewareList(settings.httpNodeMiddleware));
     let listening = false;
     const takeOver = () => {
       listening = true;
       showProblem();
+    };
+    const showConflict = (holder: string) => {
+      node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path, holder }) });
     };
     (node as Node & { testTarget?: TestTarget }).testTarget = {
       listeningPath: () => (listening ? path : undefined),
@@ -252,12 +275,27 @@ export default function register(RED: NodeAPI): void {
       corpId: app?.corpId ?? '',
       key: testKey,
     };
-    if (table.add(path, handler, takeOver)) {
+    const claim = table.claim(path, {
+      id: node.id,
+      label: node.name || node.id,
+      handler,
+      onActive: takeOver,
+      onWaiting: showConflict,
+      onMiddlewareError: (err, _req, res) => {
+        // As core `http in` answers a failed httpNodeMiddleware: a status, a log line, no stack trace.
+        const code = errorStatus(err);
+        counts.rejected += 1;
+        sendJson(res, code, { error: 'middleware', message: STATUS_CODES[code] ?? 'error' });
+        logLoudly(t('errors.middleware', { status: code, message: escapeForLog(err instanceof Error ? err.message : String(err)) }));
+        status.request();
+      },
+    });
+    if (claim.owner) {
       takeOver();
     } else {
       // Stay inactive but waiting: if the node holding the path is deleted, this one takes over.
-      node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path }) });
-      node.error(t('errors.duplicate-path', { path }));
+      showConflict(claim.holder);
+      node.error(t('errors.duplicate-path', { path, holder: claim.holder }));
     }
 
     // Every event goes out through the runtime's hand-off tracker: it counts as handed on once every
@@ -303,13 +341,15 @@ export default function register(RED: NodeAPI): void {
     // The first recovery once the flows run, through the runtime's one flows:started listener.
     const cancelStartRecovery = def.recover === true ? afterNextStart(RED, recover) : undefined;
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       listening = false;
       cancelStartRecovery?.();
       handoff.unregister(node.id, handoffReceiver);
       if (recoveryTimer) clearInterval(recoveryTimer);
-      table.remove(path, handler);
+      // A redeploy (not a deletion) keeps the path for this node id until the deploy has started the
+      // flows, so the new instance gets it back rather than a receiver waiting on the same path.
+      if (table.release(path, handler, { reserve: !removed })) settleAfterDeploy(RED, table);
       status.cancel();
       lease?.release();
       done();

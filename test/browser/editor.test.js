@@ -246,6 +246,62 @@ describe('editor in Chromium, real Node-RED with the packed module (browser e2e)
     });
   });
 
+  describe('two receivers on one path', function () {
+    it('the second receiver on a taken path is marked invalid before deploy, and the mark clears once the paths differ', async function () {
+      await en.reset();
+      const mark = en.errorMark();
+      // receivers otherwise valid (with an app), so the invalid marker is about the path alone
+      const receiver = (id, name, url, extra = {}) => ({ id, type: 'dingtalk-event-in', name, app: 'e2e0path0app0001', url, x: 180, y: 0, wires: [[]], ...extra });
+      // what users do: a receiver in the workspace, then an example or a copy on the same path
+      await en.importJson([receiver('e2e0path0first01', 'first', '/dingtalk/shared', { y: 80 }),
+        { id: 'e2e0path0app0001', type: 'dingtalk-app', name: 'Path app', appKey: 'dingtest0path0appkey', corpId: '', callbackStyle: 'event-subscription' }]);
+      (await en.evaluate(() => RED.nodes.node('e2e0path0first01').valid)).should.be.true('a lone receiver is valid');
+      await en.importJson([receiver('e2e0path0second1', 'second', '/dingtalk/shared/', { y: 160 })]);
+      const state = () => en.evaluate(() => {
+        const out = {};
+        RED.nodes.eachNode((n) => {
+          if (n.type !== 'dingtalk-event-in') return;
+          out[n.name] = { valid: n.valid, errors: n.validationErrors || [], marked: $(`g.red-ui-flow-node-group[id="${n.id}"] .red-ui-flow-node-error`).is(':visible') };
+        });
+        return out;
+      });
+      const waitMarked = (name, marked) => en.page.waitForFunction(([n, m]) => {
+        let id;
+        RED.nodes.eachNode((x) => { if (x.name === n) id = x.id; });
+        return $(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-error`).is(':visible') === m;
+      }, [name, marked]);
+      await waitMarked('second', true);
+      let now = await state();
+      now.second.valid.should.be.false();
+      now.second.errors.join(' ').should.containEql(EN['dingtalk-event-in'].validation['duplicate-path']
+        .replace('__other__', 'first').replace('__path__', '/dingtalk/shared'));
+      // the conflict shows on both sides: at run time the first deployed keeps the path, the editor cannot know which
+      now.first.valid.should.be.false();
+      await en.shot('duplicate-path-invalid');
+
+      // the dialog says so on the path field; another path clears both marks
+      await en.openNodeDialog('e2e0path0second1');
+      await en.page.waitForFunction(() => $('#node-input-url').hasClass('input-error'));
+      await en.page.locator('#node-input-url').fill('/dingtalk/second');
+      await en.page.locator('#node-input-url').press('End'); // the dialog validates on keyup
+      await en.page.waitForFunction(() => !$('#node-input-url').hasClass('input-error'));
+      await en.pressDone();
+      await waitMarked('second', false);
+      await waitMarked('first', false);
+      now = await state();
+      now.first.valid.should.be.true();
+      now.second.valid.should.be.true();
+
+      // a disabled receiver claims nothing: it neither is marked nor marks the other
+      await en.importJson([receiver('e2e0path0spare01', 'spare', '/dingtalk/shared', { y: 240, d: true })]);
+      await en.settle();
+      now = await state();
+      now.spare.valid.should.be.true();
+      now.first.valid.should.be.true();
+      noErrors(en, mark, 'the duplicate-path check');
+    });
+  });
+
   describe('zh-CN browser', function () {
     let zh;
     before(async function () {

@@ -62,7 +62,7 @@ describe('core/http/route-table', function () {
     routeTableFor(app).should.equal(t1);
     app._router.stack.filter((l) => l.handle === t1.middleware).length.should.equal(1);
     const hit = (name) => (req, res) => res.end(name);
-    t1.add('/a', hit('a')).should.be.true();
+    t1.claim('/a', { id: 'a', label: 'a', handler: hit('a') }).should.eql({ owner: true });
     app.post('/b', (req, res) => res.end('core'));
     const srv = await serve(app);
     try {
@@ -75,35 +75,98 @@ describe('core/http/route-table', function () {
     }
   });
 
+  const claimant = (id, extra = {}) => ({ id, label: `node ${id}`, handler: () => {}, ...extra });
+
   it('lets only the owner release a path, and hands it to the next waiting claim', function () {
     const t = new RouteTable();
-    const a = () => {};
-    const b = () => {};
+    const a = claimant('a');
     let activated = 0;
-    t.add('/p', a).should.be.true();
-    t.add('/p', a).should.be.true(); // idempotent
-    t.add('/p/', b, () => { activated += 1; }).should.be.false();
+    const b = claimant('b', { onActive: () => { activated += 1; } });
+    t.claim('/p', a).should.eql({ owner: true });
+    t.claim('/p', a).should.eql({ owner: true }); // idempotent
+    t.claim('/p/', b).should.eql({ owner: false, holder: 'node a' });
     t.claims.should.equal(2);
-    t.remove('/p', () => {}); // a stranger changes nothing
+    t.release('/p', () => {}); // a stranger changes nothing
     t.claims.should.equal(2);
-    t.remove('/p', a);
+    t.release('/p', a.handler);
     activated.should.equal(1);
     t.size.should.equal(1);
-    t.remove('/p', b);
+    t.release('/p', b.handler);
     t.size.should.equal(0);
     t.claims.should.equal(0);
   });
 
   it('a waiting claim that is withdrawn is not activated later', function () {
     const t = new RouteTable();
-    const a = () => {};
     let activated = 0;
-    const b = () => {};
-    t.add('/p', a);
-    t.add('/p', b, () => { activated += 1; });
-    t.remove('/p', b);
-    t.remove('/p', a);
+    const a = claimant('a');
+    const b = claimant('b', { onActive: () => { activated += 1; } });
+    t.claim('/p', a);
+    t.claim('/p', b);
+    t.release('/p', b.handler, { reserve: true }).should.be.false(); // only an owner reserves
+    t.release('/p', a.handler);
     activated.should.equal(0);
     t.size.should.equal(0);
+  });
+
+  it('an owner released for a redeploy keeps its path: its next instance gets it, a waiting claim does not', function () {
+    const t = new RouteTable();
+    let activated = 0;
+    const holders = [];
+    const b = claimant('b', { onActive: () => { activated += 1; }, onWaiting: (h) => holders.push(h) });
+    const a = claimant('a');
+    t.claim('/p', a);
+    t.claim('/p', b);
+    t.release('/p', a.handler, { reserve: true }).should.be.true();
+    t.reserved.should.equal(1);
+    t.claim('/p', claimant('a', { label: 'renamed' })).should.eql({ owner: true });
+    t.reserved.should.equal(0);
+    holders.should.eql(['renamed']);
+    t.settle();
+    activated.should.equal(0);
+    t.claims.should.equal(2);
+  });
+
+  it('a reservation whose owner does not come back ends at settle(), and the waiting claim takes over', function () {
+    const t = new RouteTable();
+    let activated = 0;
+    const a = claimant('a');
+    t.claim('/p', a);
+    t.claim('/p', claimant('b', { onActive: () => { activated += 1; } }));
+    t.release('/p', a.handler, { reserve: true });
+    activated.should.equal(0);
+    t.settle();
+    activated.should.equal(1);
+    t.reserved.should.equal(0);
+    t.claims.should.equal(1);
+  });
+
+  it('an owner redeployed onto another path gives up its reservation at once', function () {
+    const t = new RouteTable();
+    let activated = 0;
+    const a = claimant('a');
+    t.claim('/p', a);
+    t.claim('/p', claimant('b', { onActive: () => { activated += 1; } }));
+    t.release('/p', a.handler, { reserve: true });
+    t.claim('/q', claimant('a')).should.eql({ owner: true });
+    activated.should.equal(1);
+    t.paths().sort().should.eql(['/p', '/q']);
+    t.claims.should.equal(2);
+  });
+
+  it('a reserved path is not served: requests go on to later routes', async function () {
+    const app = express();
+    const t = routeTableFor(app);
+    const a = claimant('a', { handler: (req, res) => res.end('a') });
+    t.claim('/p', a);
+    app.use((req, res) => res.status(404).end('later'));
+    const srv = await serve(app);
+    try {
+      (await (await fetch(`${srv.base}/p`, { method: 'POST' })).text()).should.equal('a');
+      t.release('/p', a.handler, { reserve: true });
+      (await (await fetch(`${srv.base}/p`, { method: 'POST' })).text()).should.equal('later');
+    } finally {
+      await srv.close();
+    }
   });
 });

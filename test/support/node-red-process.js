@@ -59,12 +59,17 @@ function installPackedModule() {
 }
 
 class NodeRedProcess {
-  /** `launch` may add Node.js options (`execArgv`, e.g. a --require probe) and environment variables (`env`). */
+  /**
+   * `launch` may add Node.js options (`execArgv`, e.g. a --require probe), environment variables (`env`) and
+   * `settingsCode`: JavaScript for an object merged over the settings last, for what JSON cannot hold
+   * (functions such as httpNodeMiddleware), e.g. "{ httpNodeMiddleware: (req, res, next) => next() }".
+   */
   constructor(userDir, settings, launch = {}) {
     this.userDir = userDir;
     this.settings = settings;
     this.execArgv = launch.execArgv ?? [];
     this.env = launch.env ?? {};
+    this.settingsCode = launch.settingsCode;
     this.output = '';
   }
 
@@ -85,7 +90,8 @@ class NodeRedProcess {
       dingtalkStorePath: path.join(this.userDir, `store-${this.port}.sqlite`),
       ...this.settings,
     };
-    fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+    const json = JSON.stringify(settings, null, 2);
+    fs.writeFileSync(settingsFile, `module.exports = ${this.settingsCode ? `Object.assign(${json}, ${this.settingsCode})` : json};\n`);
     this.child = spawn(process.execPath, [...this.execArgv, NODE_RED, '-u', this.userDir, '-s', settingsFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false', ...this.env },

@@ -5,8 +5,10 @@
  * the router stack, whoever owns it; partial redeploys then leak or steal routes
  * (node-red-notes.md §4.3). Here the middleware is registered once per app and nodes only add and
  * remove their own table entries, so nothing leaks and a second node on a taken path is detected.
+ * Core `http in` also runs `httpNodeMiddleware` per route; the table does the same for its owners.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Middleware, runChain } from './middleware-chain';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 type Next = (err?: unknown) => void;
@@ -33,44 +35,102 @@ function requestPath(req: IncomingMessage & { path?: string }): string {
   }
 }
 
-interface Claim {
+/** One receiver's claim on a path. `id` survives redeploys (the node id); the rest is per instance. */
+export interface Claimant {
+  id: string;
+  /** How other claimants name this one while it holds the path: the node's name or id. */
+  label: string;
   handler: RouteHandler;
-  /** Called when a claim that had to wait becomes the owner of its path. */
+  /** Called when this claim, which had to wait, becomes the owner of its path. */
   onActive?: () => void;
+  /** Called while waiting when the holder of the path changes its label (a redeploy renamed it). */
+  onWaiting?: (holder: string) => void;
+  /** Answers a request that `httpNodeMiddleware` failed with `next(err)`; without it express does. */
+  onMiddlewareError?: (err: unknown, req: IncomingMessage, res: ServerResponse) => void;
 }
 
-export class RouteTable {
-  /** path -> claims, owner first; later claims wait in order for the path to be released. */
-  private readonly routes = new Map<string, Claim[]>();
+/** A claim; without a handler it is a reservation, kept for an owner being redeployed. */
+type Claim = Omit<Claimant, 'handler'> & { handler?: RouteHandler };
 
+export type ClaimResult = { owner: true } | { owner: false; holder: string };
+
+export class RouteTable {
   /**
-   * Claims `path` for `handler`. Returns true when it owns the path now; false when another handler
-   * holds it, in which case the claim waits and `onActive` runs if the owner releases the path
-   * (so a receiver left inactive by a duplicate takes over when the other one is deleted).
+   * path -> claims, owner first; later claims wait in order. Only the owner can be a reservation.
+   * Ownership goes by node id, not arrival: a redeploy closes the owner and builds a new instance with
+   * the same id, and the path must not go to a waiting receiver in between.
    */
-  add(path: string, handler: RouteHandler, onActive?: () => void): boolean {
-    const key = normalisePath(path);
-    const claims = this.routes.get(key) ?? [];
-    const existing = claims.findIndex((c) => c.handler === handler);
-    if (existing >= 0) return existing === 0;
-    claims.push({ handler, onActive });
-    this.routes.set(key, claims);
-    return claims.length === 1;
+  private readonly routes = new Map<string, Claim[]>();
+  private nodeMiddleware: readonly Middleware[] = [];
+
+  /** `httpNodeMiddleware` functions, run in front of every owner's handler (see middleware-chain). */
+  useNodeMiddleware(chain: readonly Middleware[]): void {
+    this.nodeMiddleware = chain;
   }
 
-  /** Withdraws `handler`'s claim on `path`; if it was the owner, the next waiting claim takes over. */
-  remove(path: string, handler: RouteHandler): void {
+  /**
+   * Claims `path`. The claimant owns it when the path is free or reserved for the same id; otherwise
+   * it waits and `onActive` runs once the owner is gone for good.
+   */
+  claim(path: string, claimant: Claimant): ClaimResult {
+    const key = normalisePath(path);
+    // A node redeployed onto another path gives up what it held or reserved elsewhere.
+    for (const other of [...this.routes.keys()]) {
+      if (other !== key) this.drop(other, (c) => c.id === claimant.id);
+    }
+    const claims = this.routes.get(key) ?? [];
+    this.routes.set(key, claims);
+    const index = claims.findIndex((c) => c.id === claimant.id);
+    if (index >= 0) claims[index] = { ...claimant };
+    else claims.push({ ...claimant });
+    if (claims[0].id === claimant.id) {
+      this.tellWaiting(claims);
+      return { owner: true };
+    }
+    return { owner: false, holder: claims[0].label };
+  }
+
+  /**
+   * Withdraws the claim of `handler` on `path`. With `reserve` (the node is being redeployed, not
+   * deleted) an owner keeps the path as a reservation until it claims again or `settle()` runs; a
+   * waiting claim is always dropped. Returns whether a reservation was kept.
+   */
+  release(path: string, handler: RouteHandler, { reserve = false } = {}): boolean {
     const key = normalisePath(path);
     const claims = this.routes.get(key);
+    if (claims === undefined) return false;
+    if (reserve && claims[0].handler === handler) {
+      const { id, label } = claims[0];
+      claims[0] = { id, label };
+      return true;
+    }
+    this.drop(key, (c) => c.handler === handler);
+    return false;
+  }
+
+  /** Ends every reservation whose owner did not come back (after a deploy has started the flows). */
+  settle(): void {
+    for (const key of [...this.routes.keys()]) this.drop(key, (c, i) => i === 0 && c.handler === undefined);
+  }
+
+  private drop(key: string, match: (claim: Claim, index: number) => boolean): void {
+    const claims = this.routes.get(key);
     if (claims === undefined) return;
-    const index = claims.findIndex((c) => c.handler === handler);
+    const index = claims.findIndex(match);
     if (index < 0) return;
     claims.splice(index, 1);
     if (claims.length === 0) {
       this.routes.delete(key);
       return;
     }
-    if (index === 0) claims[0].onActive?.();
+    if (index === 0) {
+      claims[0].onActive?.();
+      this.tellWaiting(claims);
+    }
+  }
+
+  private tellWaiting(claims: Claim[]): void {
+    for (const waiting of claims.slice(1)) waiting.onWaiting?.(claims[0].label);
   }
 
   /** Number of paths served. */
@@ -78,10 +138,17 @@ export class RouteTable {
     return this.routes.size;
   }
 
-  /** Number of claims, waiting ones included: tests use it to prove nothing leaks. */
+  /** Number of claims, waiting ones and reservations included: tests use it to prove nothing leaks. */
   get claims(): number {
     let n = 0;
     for (const claims of this.routes.values()) n += claims.length;
+    return n;
+  }
+
+  /** Number of paths held for an owner being redeployed. */
+  get reserved(): number {
+    let n = 0;
+    for (const claims of this.routes.values()) if (claims[0].handler === undefined) n += 1;
     return n;
   }
 
@@ -90,16 +157,29 @@ export class RouteTable {
   }
 
   readonly middleware = (req: IncomingMessage & { path?: string }, res: ServerResponse, next: Next): void => {
-    const handler = this.routes.get(requestPath(req))?.[0].handler;
-    if (handler === undefined) {
+    const key = requestPath(req);
+    if (this.routes.get(key)?.[0].handler === undefined) {
       next();
       return;
     }
-    try {
-      handler(req, res);
-    } catch (err) {
-      next(err);
-    }
+    runChain(this.nodeMiddleware, req, res, (end) => {
+      // Middleware may be asynchronous: serve whoever owns the path now, if anyone still does.
+      const owner = this.routes.get(key)?.[0];
+      if (end.kind === 'skip-route' || owner?.handler === undefined) {
+        next();
+        return;
+      }
+      if (end.kind === 'error') {
+        if (owner.onMiddlewareError) owner.onMiddlewareError(end.error, req, res);
+        else next(end.error);
+        return;
+      }
+      try {
+        owner.handler(req, res);
+      } catch (err) {
+        next(err);
+      }
+    });
   };
 }
 
