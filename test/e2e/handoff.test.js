@@ -14,7 +14,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const { APP, LEGACY_APPS } = require('../support/push');
-const { sleep, waitFor, installPackedModule, NodeRedProcess, freePort } = require('../support/node-red-process');
+const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
 const { hubFlow, startEndpoint, pushOnce, pushEvents, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
 
 const eventN = (prefix, i) => ({ EventType: 'bpms_instance_change', EventTime: 1717000000000 + i, CorpId: APP.corpId,
@@ -290,11 +290,12 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
   for (const variant of [{ name: 'the store file', files: [''] }, { name: 'the store file, its -wal and -shm', files: ['', '-wal', '-shm'] }]) {
     it(`5. ${variant.name} deleted while running: refused until reopened, then every acknowledged event is delivered`, async function () {
       const t0 = Date.now();
-      const port = await freePort(); // the subscriber is down (connection refused) until the end
-      const store = path.join(install.userDir, `deleted-store-${port}.sqlite`);
+      // the subscriber is down (every connection reset) until the end, on a port it holds meanwhile
+      const endpoint = await endpointFor({ down: true });
+      const store = path.join(install.userDir, `deleted-store-${endpoint.port}.sqlite`);
       const red = await startRed({ dingtalkStorePath: store });
       // Retries every second for 3 minutes: nothing becomes a dead letter while the subscriber is down.
-      await red.deploy(hubFlow(`http://127.0.0.1:${port}/oa`, { retrySchedule: ['0', ...Array(180).fill('1s')].join(', ') }));
+      await red.deploy(hubFlow(endpoint.url, { retrySchedule: ['0', ...Array(180).fill('1s')].join(', ') }));
       await waitForReceiver(red);
 
       const before = events('deleted-before', 0, 50);
@@ -343,7 +344,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
       await red.stop();
       await red.start();
       await waitForReceiver(red);
-      const endpoint = await endpointFor({ port });
+      endpoint.up();
       const pushed = after.slice(0, answers.length);
       await pushUntilAcknowledged(red.nodeBase, pushed, acknowledged);
       acknowledged.size.should.equal(before.length + pushed.length);
