@@ -2,10 +2,10 @@
 // Real Node-RED processes for end-to-end tests: the packed tarball installed into a throw-away user
 // directory the way the palette manager installs it, and Node-RED started from the command line.
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { startOnFreePort, PORT_IN_USE } = require('./ports');
+const { tempDir } = require('./temp');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // DINGTALK_E2E_NODE_RED=<dir with node_modules/node-red> runs the same tests against another Node-RED
@@ -34,7 +34,7 @@ async function waitFor(what, fn, timeoutMs = 30000) {
 
 /** Packs the package and installs the tarball into a fresh user directory, as the palette manager does. */
 function installPackedModule() {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-e2e-'));
+  const work = tempDir('dingtalk-e2e-'); // the callers remove it in after(); at exit at the latest
   const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' });
   const tarball = path.join(work, JSON.parse(packed)[0].filename);
   const userDir = path.join(work, 'userdir');
