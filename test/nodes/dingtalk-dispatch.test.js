@@ -96,7 +96,7 @@ describe('dingtalk-dispatch', function () {
     const out = outputs('oa');
     for (const i of [1, 2, 3, 2]) (await push(event(i))).should.equal(200);
     await until('three deliveries', () => out.ok.length === 3);
-    await settle(100);
+    await settle(100); // bounded: the repeated push must not be delivered again
     receiver.requests.length.should.equal(3);
     for (const req of receiver.requests) {
       req.headers['x-system'].should.equal('oa');
@@ -124,7 +124,7 @@ describe('dingtalk-dispatch', function () {
     await push(event(3, 'org_dept_create'));
     await push(event(4, 'org_dept_remove'));
     await until('two deliveries', () => out.ok.length === 2);
-    await settle(100);
+    await settle(100); // bounded: the filtered-out types must not be delivered
     out.ok.map((m) => m.payload.eventId).sort().should.eql(['e-1', 'e-3']);
   });
 
@@ -193,16 +193,19 @@ describe('dingtalk-dispatch', function () {
     process.on('uncaughtException', onUncaught);
     try {
       for (const delayMs of [150, 3500]) {
-        const slow = http.createServer((req, res) => { req.resume(); setTimeout(() => { res.end('ok'); }, delayMs); });
+        let got = 0;
+        let answered = false;
+        const slow = http.createServer((req, res) => { got += 1; req.resume(); setTimeout(() => { answered = true; res.end('ok'); }, delayMs); });
         await new Promise((r) => slow.listen(0, '127.0.0.1', r));
         await loadHub([{ id: 'oa', url: `http://127.0.0.1:${slow.address().port}/hook` }]);
         (await push(event(1))).should.equal(200);
-        await settle(50); // the attempt is in flight
+        await until('the attempt in flight', () => got === 1);
         server.closeAllConnections();
         await new Promise((r) => server.close(r));
         server = undefined;
         await helper.unload(); // the node closes (removed) and the runtime's store with it
-        await settle(delayMs + 700); // the answer arrives, the rate-limited status would run now
+        await until('the late answer', () => answered, delayMs + 5000);
+        await settle(700); // bounded: the rate-limited status would run within this, on a closed store
         slow.closeAllConnections();
         await new Promise((r) => slow.close(r));
       }
@@ -239,7 +242,7 @@ describe('dingtalk-dispatch', function () {
     node.receive(msg);
     node.receive({ ...msg, dingtalk: { ...msg.dingtalk, redelivered: true } });
     await until('delivered', () => out.ok.length === 1);
-    await settle(150);
+    await settle(150); // bounded: the redelivered copy must not be delivered
     receiver.requests.length.should.equal(1);
   });
 });
