@@ -271,7 +271,7 @@ describe('core/store file deleted or replaced while open', function () {
     fs.unlinkSync(file);
     const report = await failed;
     report.message.should.containEql(file);
-    await new Promise((r) => setTimeout(r, 200)); // several more tries
+    await new Promise((r) => setTimeout(r, 200)); // bounded: several more tries, none reported again
     events.filter((e) => e.kind === 'restore-failed').length.should.equal(1);
     (await store.accept('during', 'in', {}).then(() => 'acknowledged', (e) => e)).should.be.instanceOf(StoreFileLostError);
     (await store.enqueue('erp', 'during', 'x', '{}').then(() => 'queued', (e) => e)).should.be.instanceOf(StoreFileLostError);
