@@ -57,7 +57,7 @@ describe('durability (e2e, real Node-RED processes)', function () {
       const delivered = new Set([...endpoint.state.successes.values()].map((e) => e.event));
       return [...acknowledged].every((id) => delivered.has(id));
     }, 300000);
-    await sleep(500);
+    await sleep(500); // bounded: a late duplicate delivery would arrive within this
     const twice = [...endpoint.state.successes.entries()].filter(([, e]) => e.count > 1);
     twice.should.eql([]);
     endpoint.state.successes.size.should.equal(2000);

@@ -110,7 +110,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
 
     const overlaps = new Set();
     const deploys = [];
-    await sleep(1500);
+    await sleep(1500); // scenario timing: pushes under way before the first deploy (not a wait for an outcome)
     for (let k = 1; k <= 3; k += 1) {
       const flows = await currentFlows(red);
       const oa1 = flows.find((n) => n.id === 'oa1');
@@ -120,7 +120,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
       const to = Date.now();
       deploys.push({ from, to });
       for (const id of endpoint.inFlightBetween(from, to)) overlaps.add(id);
-      await sleep(1000);
+      await sleep(1000); // scenario timing: the spacing between deploys
     }
     const { acknowledged, answers } = await pushing;
     agent.destroy();
@@ -165,10 +165,10 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
     const fullPeriods = [];
     let filled = 0;
     for (let cycle = 0; cycle < CYCLES; cycle += 1) {
-      await sleep(350);
+      await sleep(350); // scenario timing: the disk has room this long
       const from = Date.now();
       filled = fillUp(filler);
-      await sleep(350);
+      await sleep(350); // scenario timing: the disk stays full this long
       fs.rmSync(filler);
       fullPeriods.push({ from, to: Date.now() });
     }
@@ -276,7 +276,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
         return Array.from({ length: N }, (_, i) => m.get(`user-${i}`)).every((ids) => ids && ids.size >= 2);
       }, 20000);
     } catch { /* reported below */ }
-    await sleep(500);
+    await sleep(500); // bounded: a late second delivery would arrive within this
     const m = perEvent();
     const counts = Array.from({ length: N }, (_, i) => (m.get(`user-${i}`) || new Set()).size);
     const twice = [...endpoint.state.successes.values()].filter((e) => e.count > 1).length;
@@ -324,7 +324,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
         if (r.acknowledged) acknowledged.add(event.eventId);
         const recovered = answers.some((a) => !a.acknowledged) && answers[answers.length - 1].acknowledged;
         if ((answers.length >= 20 && recovered) || Date.now() > end) break;
-        await sleep(100);
+        await sleep(100); // pacing: one push every 100 ms
       }
       await waitFor('a log line naming the store file', named, 5000).catch(() => undefined);
       // Acknowledged before the store noticed the deletion (200 ms for the log line to come through the pipe).
