@@ -6,7 +6,7 @@ require('should');
 const { EventStore } = require('../../core/store/event-store');
 const { DeliveryWorker, systemClock, STORE_PAUSE_MS } = require('../../core/delivery/worker');
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { sleep, waitFor } = require('../support/wait');
 const answer = (status) => ({ result: { status, headers: {}, body: '' }, ok: status < 300 });
 
 describe('core/delivery worker while waiting (real clock)', function () {
@@ -37,10 +37,10 @@ describe('core/delivery worker while waiting (real clock)', function () {
     make({ attempt: async () => { attempts += 1; await sleep(600); return answer(200); } });
     await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
     worker.start();
-    await sleep(50);
+    await waitFor(() => attempts === 1, { what: 'the attempt started' });
     armed = 0;
     looks = 0;
-    await sleep(400); // the attempt is still running
+    await sleep(400); // bounded: the observation window; the attempt (600 ms) is still running
     attempts.should.equal(1);
     armed.should.be.belowOrEqual(1);
     looks.should.be.belowOrEqual(2);
@@ -51,12 +51,12 @@ describe('core/delivery worker while waiting (real clock)', function () {
     make({ ordered: true, attempt: async () => { attempts += 1; return answer(500); } });
     await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
     worker.start();
-    await sleep(50);
+    await waitFor(() => attempts === 1 && store.head('s')?.attempts === 1, { what: 'the head failed once' });
     await store.enqueue('s', 'e2', 'user_add_org', '{}', 0); // due now, but behind the failed head
     worker.wake();
-    await sleep(50);
+    await sleep(50); // bounded: the wake has run
     armed = 0;
-    await sleep(400);
+    await sleep(400); // bounded: the observation window for a busy loop
     attempts.should.equal(1);
     armed.should.be.belowOrEqual(1);
     store.head('s').should.have.properties({ eventId: 'e1', attempts: 1 });
@@ -67,13 +67,20 @@ describe('core/delivery worker while waiting (real clock)', function () {
     const errors = [];
     make({ attempt: async () => { posts += 1; return answer(200); }, onStoreError: (err) => errors.push(err.message) });
     await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
-    store.recordDelivered = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    let marks = 0;
+    store.recordDelivered = () => { marks += 1; return Promise.reject(new Error('SQLITE_FULL: database or disk is full')); };
     worker.start();
-    await sleep(600);
-    posts.should.equal(1); // the next try waits STORE_PAUSE_MS
+    await waitFor(() => errors.length === 1, { what: 'the store error' });
+    // bounded "nothing more happens": a new event wakes the worker during the pause (STORE_PAUSE_MS,
+    // seconds), and neither the endpoint nor the store is tried again before it ends
+    await sleep(300);
+    await store.enqueue('s', 'e2', 'user_add_org', '{}', 0);
+    worker.wake();
+    await sleep(300);
+    posts.should.equal(1);
+    marks.should.equal(1);
     errors.should.eql(['SQLITE_FULL: database or disk is full']);
-    STORE_PAUSE_MS.should.be.above(1000);
-    store.counts('s').queued.should.equal(1); // still queued: delivered again once the store works
+    store.counts('s').queued.should.equal(2); // still queued: delivered again once the store works
   });
 
   it('a delivery the endpoint took but the store could not mark is never sent again; the mark follows once it can', async function () {
@@ -88,18 +95,18 @@ describe('core/delivery worker while waiting (real clock)', function () {
     let full = true;
     store.recordDelivered = (...args) => (full ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : record(...args));
     worker.start();
-    await sleep(100);
+    await waitFor(() => posts.length === 1, { what: 'the first post' });
     posts.should.eql(['e1']);
     offset += STORE_PAUSE_MS + 1000; // the pause is over, the disk still full
     worker.wake();
-    await sleep(100);
+    await sleep(100); // bounded: e1 must not be sent again
     posts.should.eql(['e1']); // not sent again: the endpoint has it
     store.counts('s').queued.should.equal(1);
     await store.enqueue('s', 'e2', 'user_add_org', '{}', 0);
     full = false; // room again
     offset += STORE_PAUSE_MS + 1000;
     worker.wake();
-    await sleep(200);
+    await waitFor(() => store.counts('s').delivered === 2, { what: 'both marked delivered' });
     posts.should.eql(['e1', 'e2']); // e1 once only
     store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
     delivered.sort().should.eql(['e1', 'e2']);
@@ -118,18 +125,18 @@ describe('core/delivery worker while waiting (real clock)', function () {
     store.recordDelivered = (...args) => (full ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : record(...args));
     const first = new DeliveryWorker(options);
     first.start();
-    await sleep(100);
+    await waitFor(() => posts.length === 1 && kept.size === 1, { what: 'the post and its unrecorded mark' });
     await first.stop();
     posts.should.eql(['e1']);
     kept.size.should.equal(1);
     worker = new DeliveryWorker(options); // the redeployed node's worker
     worker.start();
-    await sleep(100);
+    await sleep(100); // bounded: e1 must not be sent again
     posts.should.eql(['e1']); // not again
     full = false;
     offset += STORE_PAUSE_MS + 1000;
     worker.wake();
-    await sleep(200);
+    await waitFor(() => store.counts('s').delivered === 1, { what: 'the mark written' });
     posts.should.eql(['e1']);
     store.counts('s').should.have.properties({ queued: 0, delivered: 1 });
     kept.size.should.equal(0);

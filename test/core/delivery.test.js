@@ -168,7 +168,7 @@ describe('core/delivery', function () {
     await until('first attempt', () => receiver.requests.length === 1 && worker.active === 0);
     store.get(1).should.have.properties({ state: 'queued', attempts: 1, lastStatus: 500, nextAt: clock.now() + 5000 });
     clock.advance(4999);
-    await new Promise((r) => setTimeout(r, 30));
+    await new Promise((r) => setTimeout(r, 30)); // bounded: nothing may be sent before it is due
     receiver.requests.length.should.equal(1);
     clock.advance(1);
     await until('delivery', () => delivered.length === 1);
@@ -213,7 +213,7 @@ describe('core/delivery', function () {
       await until(`attempt ${attempt}`, () => store.get(1).attempts === attempt && worker.active === 0);
       store.get(1).nextAt.should.equal(clock.now() + wait, `after attempt ${attempt}`);
       clock.advance(wait - 1);
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise((r) => setTimeout(r, 30)); // bounded: nothing may be sent before it is due
       store.get(1).attempts.should.equal(attempt); // nothing early
       clock.advance(1);
     }
@@ -272,7 +272,13 @@ describe('core/delivery', function () {
     const stored = storedEvent(MESSAGE(3));
     JSON.parse(wireBody('json', stored)).should.have.properties({ type: 'bpms_instance_change', id: 'evt-3', data: MESSAGE(3).payload });
     JSON.parse(wireBody('dingtalk', stored)).should.eql(MESSAGE(3).payload);
-    wireBody('json', stored).should.equal(wireBody('json', stored)); // same bytes on every attempt
+    // same bytes on every attempt: the body is exactly this, built from the stored row alone (its event
+    // time, not the time of the attempt), so no retry can differ from the first try
+    const m = MESSAGE(3);
+    wireBody('json', stored).should.equal(JSON.stringify({
+      type: 'bpms_instance_change', id: 'evt-3', timestamp: '2024-05-29T16:26:40.003Z', data: m.payload, dingtalk: m.dingtalk,
+    }));
+    new Date(m.dingtalk.eventTime).toISOString().should.equal('2024-05-29T16:26:40.003Z');
   });
 
   it('honours a first delay in the schedule, and prunes old delivered records', async function () {
@@ -281,7 +287,7 @@ describe('core/delivery', function () {
     const msg = MESSAGE(1);
     await store.enqueue('sub-1', 'evt-1', 'x', storedEvent(msg), 10000);
     worker.wake();
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // bounded: nothing may be sent during the first delay
     receiver.requests.length.should.equal(0);
     clock.advance(10000);
     await until('delivered', () => delivered.length === 1);
@@ -302,7 +308,7 @@ describe('core/delivery', function () {
     makeWorker({ ordered: true, concurrency: 8 });
     for (let i = 1; i <= 5; i++) await enqueue(i);
     await until('first failure', () => store.get(1).attempts === 1 && worker.active === 0);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // bounded: nothing may overtake the failed head
     receiver.requests.length.should.equal(1); // nothing overtakes the failed head
     clock.advance(5000);
     await until('all delivered', () => delivered.length === 5);
@@ -315,7 +321,7 @@ describe('core/delivery', function () {
     makeWorker({ concurrency: 2, breakerThreshold: 3 });
     for (let i = 1; i <= 20; i++) await enqueue(i);
     await until('first wave', () => receiver.requests.length >= 3 && worker.active === 0);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // bounded: the open breaker lets nothing more through
     const firstWave = receiver.requests.length;
     firstWave.should.be.belowOrEqual(6); // not all 20: the breaker stopped the hammering
     up = true;

@@ -75,16 +75,16 @@ describe('core/handoff tracker', function () {
     w.tracker.sent(id, a);
     w.tracker.sent(id, b); // two wires
     w.tracker.completed(id, a, undefined, false, w.sent[0]);
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('e1').handed.should.be.false(); // b has not finished
     w.tracker.sent(id, a); // b passed it on before calling done
     w.tracker.completed(id, b, undefined, true, w.sent[0]);
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('e1').handed.should.be.false(); // it is on its way to a again
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('e1').handed.should.be.false();
     w.tracker.completed(id, a, undefined, false, w.sent[0]);
-    await tick(10);
+    await until('e1 handed on', () => w.rows.get('e1').handed === true);
     w.rows.get('e1').handed.should.be.true();
     w.tracker.size.should.equal(0);
     w.log.watching.should.eql([true, false]); // hooks on while followed, off after
@@ -105,7 +105,7 @@ describe('core/handoff tracker', function () {
     w.tracker.completed(id, a, new Error('boom'), false, w.sent[0]);
     w.tracker.sent(id, b);
     w.tracker.completed(id, caught, undefined, false, w.sent[0]);
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('e1').handed.should.be.false(); // b holds it
     w.tracker.completed(id, b, undefined, false, w.sent[0]);
     await until('handed on', () => w.rows.get('e1').handed);
@@ -122,11 +122,11 @@ describe('core/handoff tracker', function () {
     const [routed, dropped] = w.sent.map((m) => m._msgid);
     w.tracker.sent(routed, sw, false);
     w.tracker.sent(dropped, sw, false);
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('routed').handed.should.be.false(); // queued in the switch: not finished when its handler returns
     w.tracker.sent(routed, b); // the switch passes it on, a turn later
     w.tracker.passedOn(routed, sw);
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('routed').handed.should.be.false(); // b holds it now
     w.tracker.completed(routed, b, undefined, false, w.sent[0]);
     await until('routed handed on', () => w.rows.get('routed').handed);
@@ -149,7 +149,7 @@ describe('core/handoff tracker', function () {
     w.tracker.flowsStopping();
     w.tracker.completed(passed, delay, undefined, false, w.sent[1]); // released just before it stopped…
     w.tracker.completed(queued, delay, undefined, false, w.sent[0]); // …and the queue dropped on close
-    await tick(20);
+    await tick(20); // bounded: no mark may be written
     w.rows.get('queued').handed.should.be.false(); // nothing is marked during a deploy
     w.node('delay', 'delay'); // the new instance
     w.tracker.flowsStarted();
@@ -198,7 +198,7 @@ describe('core/handoff tracker', function () {
     }
     // the old instance finishing late changes nothing for the new copies
     w.tracker.completed(m1, a, undefined, false, w.sent[0]);
-    await tick(10);
+    await tick(10); // bounded: no mark may be written
     w.rows.get('held-by-replaced').handed.should.be.false();
     w.rows.get('held-by-kept').handed.should.be.false(); // still held by a node that kept running
     w.tracker.completed(m3, keep, undefined, false, w.sent[2]);

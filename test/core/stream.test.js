@@ -73,8 +73,10 @@ describe('core/stream', function () {
     gateway.send(old, frame('user_add_org.json'));
     await until('ack on the old connection', () => old.acks.length === 1);
     old.ws.close();
-    const fresh = gateway.current();
-    fresh.should.not.equal(old);
+    await until('the old connection closed', () => old.closed);
+    // the server closing the old connection is not a drop: the client keeps the second one and opens no third
+    gateway.open().map((x) => gateway.state.connections.indexOf(x)).should.eql([1], 'open connections (by order of opening)');
+    const fresh = gateway.state.connections[1];
     gateway.send(fresh, frame('user_leave_org.json'));
     await until('ack on the new connection', () => fresh.acks.length === 1);
     events.map((f) => f.headers.eventType).should.eql(['user_add_org', 'user_leave_org']);

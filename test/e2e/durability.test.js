@@ -8,7 +8,8 @@
 require('should');
 const fs = require('node:fs');
 const http = require('node:http');
-const { sleep, waitFor, installPackedModule, NodeRedProcess, freePort } = require('../support/node-red-process');
+const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
+const { listen, downUntilOpened } = require('../support/ports');
 const { hubFlow, startEndpoint, pushAll } = require('../support/hub-e2e');
 
 const eventN = (i) => ({ EventType: 'bpms_instance_change', EventTime: 1717000000000 + i, CorpId: 'ding1', eventId: `evt-${String(i).padStart(6, '0')}`,
@@ -56,7 +57,7 @@ describe('durability (e2e, real Node-RED processes)', function () {
       const delivered = new Set([...endpoint.state.successes.values()].map((e) => e.event));
       return [...acknowledged].every((id) => delivered.has(id));
     }, 300000);
-    await sleep(500);
+    await sleep(500); // bounded: a late duplicate delivery would arrive within this
     const twice = [...endpoint.state.successes.entries()].filter(([, e]) => e.count > 1);
     twice.should.eql([]);
     endpoint.state.successes.size.should.equal(2000);
@@ -67,8 +68,15 @@ describe('durability (e2e, real Node-RED processes)', function () {
   });
 
   it('backlog: 100,000 events for a down endpoint stay under 300 MB RSS and drain when it comes up', async function () {
-    const port = await freePort(); // nothing listens here yet: connection refused
-    const url = `http://127.0.0.1:${port}/oa`;
+    // The endpoint is down (every connection reset) until the backlog is queued; it holds its port meanwhile.
+    const received = new Set();
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => { received.add(JSON.parse(body).id); res.end('ok'); });
+    });
+    const gate = downUntilOpened(server);
+    const url = `http://127.0.0.1:${await listen(server)}/oa`;
     const red = new NodeRedProcess(install.userDir, {});
     await red.start();
     await red.deploy(hubFlow(url, { retrySchedule: '0, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s' }));
@@ -86,23 +94,15 @@ describe('durability (e2e, real Node-RED processes)', function () {
         const r = await fetch(`${red.adminBase}/dingtalk-dispatch/oa1/deliveries?state=queued&limit=1&offset=${N - 1}`);
         return (await r.json()).length === 1;
       }, 120000);
-      const endpoint = await new Promise((resolve) => {
-        const received = new Set();
-        const server = http.createServer((req, res) => {
-          let body = '';
-          req.on('data', (d) => { body += d; });
-          req.on('end', () => { received.add(JSON.parse(body).id); res.end('ok'); });
-        });
-        server.listen(port, '127.0.0.1', () => resolve({ received, server }));
-      });
-      await waitFor('the backlog to drain', () => endpoint.received.size === N, 400000);
+      gate.open();
+      await waitFor('the backlog to drain', () => received.size === N, 400000);
       clearInterval(sampler);
       console.log(`      backlog of ${N}: peak RSS ${(peak / 1048576).toFixed(0)} MB`);
       peak.should.be.below(300 * 1048576);
-      endpoint.server.closeAllConnections();
-      endpoint.server.close();
     } finally {
       clearInterval(sampler);
+      server.closeAllConnections();
+      server.close();
       await red.stop();
     }
   });

@@ -14,7 +14,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const { APP, LEGACY_APPS } = require('../support/push');
-const { sleep, waitFor, installPackedModule, NodeRedProcess, freePort } = require('../support/node-red-process');
+const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
 const { hubFlow, startEndpoint, pushOnce, pushEvents, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
 
 const eventN = (prefix, i) => ({ EventType: 'bpms_instance_change', EventTime: 1717000000000 + i, CorpId: APP.corpId,
@@ -110,7 +110,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
 
     const overlaps = new Set();
     const deploys = [];
-    await sleep(1500);
+    await sleep(1500); // scenario timing: pushes under way before the first deploy (not a wait for an outcome)
     for (let k = 1; k <= 3; k += 1) {
       const flows = await currentFlows(red);
       const oa1 = flows.find((n) => n.id === 'oa1');
@@ -120,7 +120,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
       const to = Date.now();
       deploys.push({ from, to });
       for (const id of endpoint.inFlightBetween(from, to)) overlaps.add(id);
-      await sleep(1000);
+      await sleep(1000); // scenario timing: the spacing between deploys
     }
     const { acknowledged, answers } = await pushing;
     agent.destroy();
@@ -165,10 +165,10 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
     const fullPeriods = [];
     let filled = 0;
     for (let cycle = 0; cycle < CYCLES; cycle += 1) {
-      await sleep(350);
+      await sleep(350); // scenario timing: the disk has room this long
       const from = Date.now();
       filled = fillUp(filler);
-      await sleep(350);
+      await sleep(350); // scenario timing: the disk stays full this long
       fs.rmSync(filler);
       fullPeriods.push({ from, to: Date.now() });
     }
@@ -276,7 +276,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
         return Array.from({ length: N }, (_, i) => m.get(`user-${i}`)).every((ids) => ids && ids.size >= 2);
       }, 20000);
     } catch { /* reported below */ }
-    await sleep(500);
+    await sleep(500); // bounded: a late second delivery would arrive within this
     const m = perEvent();
     const counts = Array.from({ length: N }, (_, i) => (m.get(`user-${i}`) || new Set()).size);
     const twice = [...endpoint.state.successes.values()].filter((e) => e.count > 1).length;
@@ -290,11 +290,12 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
   for (const variant of [{ name: 'the store file', files: [''] }, { name: 'the store file, its -wal and -shm', files: ['', '-wal', '-shm'] }]) {
     it(`5. ${variant.name} deleted while running: refused until reopened, then every acknowledged event is delivered`, async function () {
       const t0 = Date.now();
-      const port = await freePort(); // the subscriber is down (connection refused) until the end
-      const store = path.join(install.userDir, `deleted-store-${port}.sqlite`);
+      // the subscriber is down (every connection reset) until the end, on a port it holds meanwhile
+      const endpoint = await endpointFor({ down: true });
+      const store = path.join(install.userDir, `deleted-store-${endpoint.port}.sqlite`);
       const red = await startRed({ dingtalkStorePath: store });
       // Retries every second for 3 minutes: nothing becomes a dead letter while the subscriber is down.
-      await red.deploy(hubFlow(`http://127.0.0.1:${port}/oa`, { retrySchedule: ['0', ...Array(180).fill('1s')].join(', ') }));
+      await red.deploy(hubFlow(endpoint.url, { retrySchedule: ['0', ...Array(180).fill('1s')].join(', ') }));
       await waitForReceiver(red);
 
       const before = events('deleted-before', 0, 50);
@@ -323,7 +324,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
         if (r.acknowledged) acknowledged.add(event.eventId);
         const recovered = answers.some((a) => !a.acknowledged) && answers[answers.length - 1].acknowledged;
         if ((answers.length >= 20 && recovered) || Date.now() > end) break;
-        await sleep(100);
+        await sleep(100); // pacing: one push every 100 ms
       }
       await waitFor('a log line naming the store file', named, 5000).catch(() => undefined);
       // Acknowledged before the store noticed the deletion (200 ms for the log line to come through the pipe).
@@ -343,7 +344,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
       await red.stop();
       await red.start();
       await waitForReceiver(red);
-      const endpoint = await endpointFor({ port });
+      endpoint.up();
       const pushed = after.slice(0, answers.length);
       await pushUntilAcknowledged(red.nodeBase, pushed, acknowledged);
       acknowledged.size.should.equal(before.length + pushed.length);

@@ -114,7 +114,7 @@ describe('real Node-RED process with the packed module (e2e)', function () {
           openReply(res.json).should.equal('success');
         }
         await waitFor('two forwarded events', () => sink.received.length >= 2);
-        await sleep(300);
+        await sleep(300); // bounded: a duplicate would arrive within this
         sink.received.length.should.equal(2);
         sink.received[0].payload.should.eql(bpms);
         sink.received[0].dingtalk.should.have.properties({ eventId: bpms.eventId, eventType: 'bpms_instance_change', source: 'http' });

@@ -13,7 +13,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { APP } = require('../support/push');
-const { sleep, waitFor, installPackedModule, NodeRedProcess, freePort } = require('../support/node-red-process');
+const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
 const { hubFlow, startEndpoint, pushEvents, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
 
 const LOCK_MS = 10_000;
@@ -65,13 +65,15 @@ describe('the store locked by another process while pushes and deliveries run (e
   it('Node-RED stays up and responsive, refuses pushes with 503 meanwhile, and delivers everything after the release', async function () {
     const endpoint = await startEndpoint({ delayMs: 300 }); // deliveries in flight when the lock comes
     cleanup.push(() => endpoint.close());
-    const probePort = await freePort();
     const red = new NodeRedProcess(install.userDir, {}, {
       execArgv: ['--require', path.resolve(__dirname, '..', 'support', 'loop-delay-probe.js')],
-      env: { DINGTALK_E2E_LOOP_PROBE_PORT: String(probePort) },
+      env: { DINGTALK_E2E_LOOP_PROBE: '1' },
     });
     cleanup.push(() => red.kill());
     await red.start();
+    const probeLine = /loop-delay-probe listening on (\d+)/;
+    await waitFor('the loop-delay probe to listen', () => probeLine.test(red.output));
+    const probePort = Number(probeLine.exec(red.output)[1]);
     const storeFile = path.join(install.userDir, `store-${red.port}.sqlite`);
     await red.deploy(hubFlow(endpoint.url, { concurrency: 8 }));
     await waitForReceiver(red);

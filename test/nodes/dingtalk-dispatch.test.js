@@ -17,6 +17,7 @@ const { freshStore, callsOn, settle } = require('../support/runtime');
 
 helper.init(require.resolve('node-red'));
 const { withHooks } = require('../support/hooks');
+const { withCatalogue } = require('../support/i18n');
 
 async function startReceiver(reply) {
   const requests = [];
@@ -45,7 +46,8 @@ const until = async (what, fn, ms = 8000) => {
 let httpNode;
 let server;
 let base;
-async function loadHub(dispatches, { extra = [], credentials = {} } = {}) {
+// catalogue: render status and log texts from the en-US catalogue (test/support/i18n) instead of the bare keys.
+async function loadHub(dispatches, { extra = [], credentials = {}, catalogue = false } = {}) {
   freshStore();
   const flow = [
     { id: 'tab', type: 'tab' },
@@ -55,7 +57,8 @@ async function loadHub(dispatches, { extra = [], credentials = {} } = {}) {
     ...dispatches.flatMap((d) => [{ id: `${d.id}-ok`, z: 'tab', type: 'helper' }, { id: `${d.id}-dead`, z: 'tab', type: 'helper' }]),
     ...extra,
   ];
-  await helper.load([withHooks(appModule), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, dispatchModule, switchModule], flow,
+  const app = catalogue ? withCatalogue(withHooks(appModule)) : withHooks(appModule);
+  await helper.load([app, (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, dispatchModule, switchModule], flow,
     { app: { token: APP.token, aesKey: APP.aesKey }, ...credentials });
   server = http.createServer(httpNode);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -89,11 +92,11 @@ describe('dingtalk-dispatch', function () {
   it('delivers pushed events, signed, once each, and reports each on output 1', async function () {
     receiver = await startReceiver(() => ({ status: 200 }));
     const secret = generateSecret();
-    await loadHub([{ id: 'oa', url: receiver.url, headers: [{ k: 'X-System', v: 'oa' }] }], { credentials: { oa: { secret } } });
+    await loadHub([{ id: 'oa', url: receiver.url, headers: [{ k: 'X-System', v: 'oa' }] }], { credentials: { oa: { secret } }, catalogue: true });
     const out = outputs('oa');
     for (const i of [1, 2, 3, 2]) (await push(event(i))).should.equal(200);
     await until('three deliveries', () => out.ok.length === 3);
-    await settle(100);
+    await settle(100); // bounded: the repeated push must not be delivered again
     receiver.requests.length.should.equal(3);
     for (const req of receiver.requests) {
       req.headers['x-system'].should.equal('oa');
@@ -106,7 +109,10 @@ describe('dingtalk-dispatch', function () {
     m.payload.title.should.equal('审批 2');
     m.delivery.should.have.properties({ attempts: 1, status: 200, webhookId: webhookId('e-2', 'oa'), url: receiver.url });
     m.delivery.durationMs.should.be.a.Number();
-    callsOn(helper.getNode('oa'), 'status').pop()[0].text.should.equal('dingtalk-dispatch.status.counts');
+    // the counts themselves, once the rate-limited status has caught up with the third delivery
+    const lastStatus = () => callsOn(helper.getNode('oa'), 'status').pop()?.[0].text;
+    await until('the status to count three deliveries', () => lastStatus() === 'queued 0 · delivered 3 · dead 0')
+      .catch((e) => { throw new Error(`${e.message}; last status: ${lastStatus()}`); });
   });
 
   it('filters by event type with prefix wildcards', async function () {
@@ -118,7 +124,7 @@ describe('dingtalk-dispatch', function () {
     await push(event(3, 'org_dept_create'));
     await push(event(4, 'org_dept_remove'));
     await until('two deliveries', () => out.ok.length === 2);
-    await settle(100);
+    await settle(100); // bounded: the filtered-out types must not be delivered
     out.ok.map((m) => m.payload.eventId).sort().should.eql(['e-1', 'e-3']);
   });
 
@@ -187,16 +193,19 @@ describe('dingtalk-dispatch', function () {
     process.on('uncaughtException', onUncaught);
     try {
       for (const delayMs of [150, 3500]) {
-        const slow = http.createServer((req, res) => { req.resume(); setTimeout(() => { res.end('ok'); }, delayMs); });
+        let got = 0;
+        let answered = false;
+        const slow = http.createServer((req, res) => { got += 1; req.resume(); setTimeout(() => { answered = true; res.end('ok'); }, delayMs); });
         await new Promise((r) => slow.listen(0, '127.0.0.1', r));
         await loadHub([{ id: 'oa', url: `http://127.0.0.1:${slow.address().port}/hook` }]);
         (await push(event(1))).should.equal(200);
-        await settle(50); // the attempt is in flight
+        await until('the attempt in flight', () => got === 1);
         server.closeAllConnections();
         await new Promise((r) => server.close(r));
         server = undefined;
         await helper.unload(); // the node closes (removed) and the runtime's store with it
-        await settle(delayMs + 700); // the answer arrives, the rate-limited status would run now
+        await until('the late answer', () => answered, delayMs + 5000);
+        await settle(700); // bounded: the rate-limited status would run within this, on a closed store
         slow.closeAllConnections();
         await new Promise((r) => slow.close(r));
       }
@@ -271,7 +280,7 @@ describe('dingtalk-dispatch', function () {
     node.receive(msg);
     node.receive({ ...msg, dingtalk: { ...msg.dingtalk, redelivered: true } });
     await until('delivered', () => out.ok.length === 1);
-    await settle(150);
+    await settle(150); // bounded: the redelivered copy must not be delivered
     receiver.requests.length.should.equal(1);
   });
 });

@@ -6,8 +6,9 @@ require('should');
 const { makePush, openReply } = require('../support/push');
 const { routeTableFor } = require('../../core/http/route-table');
 const {
-  helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state,
+  helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, state,
 } = require('../support/runtime');
+const { waitFor } = require('../support/wait');
 
 const pushTo = (path, eventId) => {
   const p = makePush(JSON.stringify({ EventType: 'user_add_org', eventId }));
@@ -45,7 +46,7 @@ describe('dingtalk-event-in redeploys', function () {
       await helper.setFlows(standardFlow(), mode, standardCredentials());
       const out = collect();
       (await pushTo('/dingtalk/events', 'same')).status.should.equal(200);
-      await settle();
+      await waitFor(() => out.length >= 1, { what: 'the event emitted' });
       out.length.should.equal(1);
       table().claims.should.equal(1);
     });
@@ -128,7 +129,7 @@ describe('dingtalk-event-in redeploys', function () {
     let out = collect('out');
     let out2 = collect('out2');
     (await pushTo('/dingtalk/events', 'one')).status.should.equal(200);
-    await settle();
+    await waitFor(() => out.length >= 1, { what: 'the event emitted by the first receiver' });
     out.length.should.equal(1);
     out2.length.should.equal(0);
 
@@ -137,7 +138,7 @@ describe('dingtalk-event-in redeploys', function () {
     await helper.setFlows(withoutFirst, 'nodes', standardCredentials());
     out2 = collect('out2');
     (await pushTo('/dingtalk/events', 'two')).status.should.equal(200);
-    await settle();
+    await waitFor(() => out2.length >= 1 && callsOn(helper.getNode('in2'), 'status').pop()?.[0].fill === 'green', { what: 'the event on the second receiver, green' });
     out2.map((m) => m.dingtalk.eventId).should.eql(['two']);
     callsOn(helper.getNode('in2'), 'status').pop()[0].should.have.properties({ fill: 'green' });
     table().claims.should.equal(1);

@@ -6,7 +6,9 @@ const path = require('node:path');
 const { APP, makePush, openReply } = require('../support/push');
 const { eventFixtures } = require('../support/shared');
 const { until } = require('../support/fake-gateway');
+const { waitFor } = require('../support/wait');
 const { contentId } = require('../../core/events');
+const Database = require('better-sqlite3');
 const {
   helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle, state, freshStore,
 } = require('../support/runtime');
@@ -16,6 +18,15 @@ const push = (plaintext, options, path = PATH) => {
   const p = makePush(plaintext, options);
   return request(`${path}?${p.query}`, { body: p.body });
 };
+/** The inbox's hand-off flag of one event (1 = finished in the flow), read from the store file. */
+function handedFlag(eventId) {
+  const db = new Database(helper.settings().dingtalkStorePath, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT handed FROM inbox WHERE event_id = ?').get(eventId)?.handed;
+  } finally {
+    db.close();
+  }
+}
 const URL_CHECKS = new Set(['check_url', 'check_create_suite_url', 'check_update_suite_url']);
 
 describe('dingtalk-event-in', function () {
@@ -44,7 +55,7 @@ describe('dingtalk-event-in', function () {
         // result): it is recognised by its content key and answered without being emitted again.
         if (!URL_CHECKS.has(f.payload.EventType) && f.name !== 'legacy/bpms_instance_change.json') expected.push(f);
       }
-      await settle(100);
+      await waitFor(() => out.length >= expected.length, { what: 'every fixture emitted' });
       out.length.should.equal(expected.length);
       out.forEach((msg, i) => {
         const f = expected[i];
@@ -74,7 +85,7 @@ describe('dingtalk-event-in', function () {
         res.status.should.equal(200);
         openReply(res.json).should.equal('success');
       }
-      await settle();
+      await settle(); // bounded: nothing may be emitted (checks are answered, not emitted)
       out.length.should.equal(0);
       const logs = callsOn(helper.getNode('in'), 'log').map((a) => a[0]);
       logs.filter((l) => String(l).includes('dingtalk-event-in.log.check')).length.should.equal(2);
@@ -101,7 +112,7 @@ describe('dingtalk-event-in', function () {
       // the real suite key is
       const ticket = await push('{"EventType":"suite_ticket","SuiteTicket":"x"}', { receiveId: 'suitewz7h3k9qpx2m5ty' });
       ticket.status.should.equal(200);
-      await settle();
+      await waitFor(() => out.length >= 1, { what: 'the suite ticket emitted' });
       out.map((m) => m.topic).should.eql(['suite_ticket']);
     });
 
@@ -121,16 +132,17 @@ describe('dingtalk-event-in', function () {
       const finished = JSON.stringify({ EventType: 'user_add_org', eventId: 'finished-1', userId: ['u2'] });
       (await push(held)).status.should.equal(200);
       (await push(finished)).status.should.equal(200);
-      await settle();
+      await waitFor(() => out.length >= 2, { what: 'both events emitted' });
       out.length.should.equal(2);
       should.not.exist(out[0].dingtalk.redelivered);
       state.held.length.should.equal(2);
       state.held.find((h) => h.msg.dingtalk.eventId === 'finished-1').done(); // persisted-1 never finishes
-      await settle(200); // the hand-off of finished-1 is written
+      await waitFor(() => handedFlag('finished-1') === 1, { what: 'the hand-off of finished-1 written' });
       await unload(); // the runtime stops; the store file stays
       await load(flow(), standardCredentials(), { keepStore: true });
       out = collect();
-      await settle(100);
+      await waitFor(() => out.length >= 1, { what: 'persisted-1 emitted again' });
+      await settle(100); // bounded: finished-1 must not follow
       // acknowledged but not finished in the flow before the restart: emitted again, flagged; finished-1 is not
       out.map((m) => m.dingtalk.eventId).should.eql(['persisted-1']);
       out[0].dingtalk.should.have.properties({ eventId: 'persisted-1', redelivered: true });
@@ -140,7 +152,8 @@ describe('dingtalk-event-in', function () {
         again.status.should.equal(200);
         openReply(again.json).should.equal('success');
       }
-      await settle();
+      await waitFor(() => out.length >= 1, { what: 'the first event emitted' });
+      await settle(); // bounded: the duplicates must not follow
       out.length.should.equal(1); // duplicates, recognised from disk
     });
 
@@ -151,16 +164,16 @@ describe('dingtalk-event-in', function () {
       try {
         await load(flow(), standardCredentials());
         for (const id of ['stuck-1', 'stuck-2']) (await push(JSON.stringify({ EventType: 'user_add_org', eventId: id, userId: ['u1'] }))).status.should.equal(200);
-        await settle(100);
+        await waitFor(() => state.held.length >= 2, { what: 'both events held' });
         state.held.length.should.equal(2);
         const warned = () => helper.log().args.filter((a) => String(a[0]?.msg ?? '').includes('handoff-stuck'));
         await until('the limit', () => warned().length > 0, 5000);
-        await settle(300); // the second one too, and its mark is written
+        await settle(300); // bounded: the second one reaches the limit too, and must not warn again
         warned().length.should.equal(1); // once for the node, not per message
         String(warned()[0][0].msg).should.containEql('hold');
         await unload();
         await load(flow(), standardCredentials(), { keepStore: true });
-        await settle(200);
+        await settle(200); // bounded: nothing may be emitted again after the restart
         state.held.length.should.equal(0); // handed on: not emitted again after the restart
       } finally {
         helper.settings({ ...helper.settings(), dingtalkEventInHandoffSeconds: undefined });
@@ -178,7 +191,7 @@ describe('dingtalk-event-in', function () {
       res.json.error.should.equal('store-unavailable');
       should.not.exist(res.json.encrypt);
       callsOn(helper.getNode('in'), 'error').map((a) => String(a[0])).some((e) => e.startsWith('dingtalk-event-in.errors.store')).should.be.true();
-      await settle(); // the counters' status update has run by now; it must not paint over the problem
+      await settle(); // bounded: the counters' status update has run by now; it must not paint over the problem
       callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.store-error' });
       out.length.should.equal(0);
     });
@@ -197,7 +210,7 @@ describe('dingtalk-event-in', function () {
       const change = { EventType: 'user_add_org', EventTime: 1747707312345, CorpId: APP.corpId, userId: ['u1'] };
       (await push(JSON.stringify({ ...change, eventId: 'app1-evt' }))).status.should.equal(200);
       (await push(JSON.stringify({ ...change, eventId: 'app2-evt' }), { token: APP2.token, aesKey: APP2.aesKey, receiveId: APP2.appKey }, '/dingtalk/events2')).status.should.equal(200);
-      await settle();
+      await waitFor(() => out1.length >= 1 && out2.length >= 1, { what: 'an event on each receiver' });
       out1.map((m) => m.dingtalk.eventId).should.eql(['app1-evt']);
       out2.map((m) => m.dingtalk.eventId).should.eql(['app2-evt']);
     });
@@ -209,7 +222,7 @@ describe('dingtalk-event-in', function () {
         eventId: id, dataList: [{ userId: user, checkTime: 1747705512345, corpId: APP.corpId }] });
       (await push(clockIn('evt-a', 'alice'))).status.should.equal(200);
       (await push(clockIn('evt-b', 'bob'))).status.should.equal(200);
-      await settle();
+      await waitFor(() => out.length >= 2, { what: 'both events emitted' });
       out.map((m) => m.payload.dataList[0].userId).should.eql(['alice', 'bob']);
     });
   });
@@ -220,7 +233,7 @@ describe('dingtalk-event-in', function () {
       await load(standardFlow(), standardCredentials());
       const out = collect();
       (await push(JSON.stringify({ EventType: 'user_add_org', eventId: 'before' }))).status.should.equal(200);
-      await settle(300); // past the status rate limit
+      await waitFor(() => callsOn(helper.getNode('in'), 'status').pop()?.[0].fill === 'green', { what: 'the green status' });
       callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'green' });
       // The runtime's own store, closed under the node as a failing disk would leave it: writes fail.
       const lease = acquireStore(helper.settings().dingtalkStorePath);
@@ -230,7 +243,7 @@ describe('dingtalk-event-in', function () {
         res.status.should.equal(503);
         res.json.error.should.equal('store-unavailable');
         should.not.exist(res.json.encrypt);
-        await settle(300);
+        await waitFor(() => callsOn(helper.getNode('in'), 'status').pop()?.[0].text === 'dingtalk-event-in.status.store-error', { what: 'the store-error status' });
         callsOn(helper.getNode('in'), 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.store-error' });
         out.map((m) => m.dingtalk.eventId).should.eql(['before']);
       } finally {
@@ -267,7 +280,7 @@ describe('dingtalk-event-in', function () {
       }
       const after = await push(JSON.stringify({ EventType: 'user_add_org', eventId: 'after-poison' }));
       after.status.should.equal(200);
-      await settle(300); // past the status rate limit
+      await waitFor(() => out.length >= 1 && caught.length >= 3, { what: 'the good push emitted and the poison caught' });
       out.map((m) => m.dingtalk.eventId).should.eql(['after-poison']);
       caught.length.should.equal(3);
       caught.forEach((msg, i) => {
@@ -291,12 +304,13 @@ describe('dingtalk-event-in', function () {
       params[2].start.should.equal('"[1,2]"');
       callsOn(node, 'error').map((a) => String(a[0])).filter((e) => e.startsWith('dingtalk-event-in.errors.poison-caught')).length.should.equal(3);
       // not a failure of the node: the counters, green, with a poison count
-      const status = callsOn(node, 'status').pop()[0];
+      // the status is rate-limited: wait for the one that counts it
+      const status = await waitFor(() => { const s = callsOn(node, 'status').pop()?.[0]; return String(s?.text).includes('"poison":3') && s; }, { what: 'the status counting three poison pushes' });
       status.fill.should.equal('green');
       status.text.should.startWith('dingtalk-event-in.status.counts-poison').and.containEql('"poison":3').and.containEql('"received":1');
       // never stored: the same text again is not a duplicate of anything, it is caught again
       (await push('[1,2]')).status.should.equal(200);
-      await settle();
+      await waitFor(() => caught.length >= 4, { what: 'the fourth poison caught' });
       caught.length.should.equal(4);
     });
   });
@@ -315,7 +329,7 @@ describe('dingtalk-event-in', function () {
       res.json.error.should.equal('store-unavailable');
       res.json.message.should.containEql(file);
       const logged = (method, key) => callsOn(node, method).map((a) => String(a[0])).filter((l) => l.includes(`dingtalk-app.store-file.${key} `));
-      for (let i = 0; i < 100 && logged('log', 'restored').length === 0; i += 1) await settle(20);
+      await waitFor(() => logged('log', 'restored').length > 0, { what: 'the store restored log line' });
       logged('warn', 'deleted').length.should.equal(1);
       logged('warn', 'deleted')[0].should.containEql(file); // the test runtime shows the key and its parameters
       logged('log', 'restored').length.should.equal(1);
@@ -323,7 +337,7 @@ describe('dingtalk-event-in', function () {
       again.status.should.equal(200);
       openReply(again.json).should.equal('success');
       (await push(event('after'))).status.should.equal(200);
-      await settle();
+      await waitFor(() => out.length >= 3, { what: 'three events emitted' });
       out.map((m) => m.dingtalk.eventId).should.eql(['before', 'during', 'after']);
       await unload();
       fs.existsSync(file).should.be.true();
@@ -331,7 +345,7 @@ describe('dingtalk-event-in', function () {
       const again2 = collect();
       // all three are known from the restored file (duplicates) and had finished in the flow (not emitted again)
       for (const id of ['before', 'during', 'after']) (await push(event(id))).status.should.equal(200);
-      await settle(100);
+      await settle(100); // bounded: none of the duplicates may be emitted
       again2.length.should.equal(0);
     });
   });
@@ -344,7 +358,7 @@ describe('dingtalk-event-in', function () {
       const out = collect();
       const legacy = eventFixtures().find((f) => f.name === 'legacy/user_add_org.json');
       (await push(legacy.plaintext)).status.should.equal(200);
-      await settle();
+      await waitFor(() => out.length >= 1, { what: 'the legacy event emitted' });
       out.length.should.equal(1);
       out[0].payload.should.have.properties({ userId: legacy.payload.UserId, CorpId: legacy.payload.CorpId, EventTime: legacy.payload.TimeStamp });
       out[0].payload.should.not.have.property('UserId');
@@ -363,11 +377,13 @@ describe('dingtalk-event-in', function () {
         res.status.should.equal(200);
         openReply(res.json).should.equal('success');
       }
-      await settle(300);
+      await waitFor(() => out.length >= 2, { what: 'the two distinct events emitted' });
+      await settle(100); // bounded: the retries must not follow
       out.length.should.equal(2);
       out[0].dingtalk.eventId.should.equal('e1');
       out[1].dingtalk.eventId.should.startWith('sha256:');
-      const status = callsOn(helper.getNode('in'), 'status').pop()[0];
+      // the status is rate-limited: wait for the one that counts it
+      const status = await waitFor(() => { const s = callsOn(helper.getNode('in'), 'status').pop()?.[0]; return String(s?.text).includes('"duplicates":2') && s; }, { what: 'the status counting the duplicates' });
       status.text.should.containEql('"received":2').and.containEql('"duplicates":2').and.containEql('"rejected":0');
     });
   });
@@ -411,7 +427,7 @@ describe('dingtalk-event-in', function () {
       // a good push still works after all that
       const ok = await request(`${PATH}?${good.query}`, { body: good.body });
       ok.status.should.equal(200);
-      await settle(300);
+      await waitFor(() => out.length >= 1, { what: 'the good push emitted' });
       out.length.should.equal(1);
       const node = helper.getNode('in');
       const warnings = callsOn(node, 'warn').map((a) => String(a[0]));
@@ -419,7 +435,8 @@ describe('dingtalk-event-in', function () {
       callsOn(node, 'debug').map((a) => String(a[0])).filter((w) => w.startsWith('dingtalk-event-in.errors.rejected')).length.should.equal(1);
       warnings.some((w) => w.includes('"code":"bad-signature"')).should.be.true();
       warnings.some((w) => w.includes('receive-id-hint') && w.includes('dingsomeoneelse')).should.be.true();
-      const status = callsOn(node, 'status').pop()[0];
+      // the status is rate-limited: wait for the one that counts it
+      const status = await waitFor(() => { const s = callsOn(node, 'status').pop()?.[0]; return String(s?.text).includes('"rejected":11') && s; }, { what: 'the status counting the rejected pushes' });
       status.text.should.containEql('"rejected":11').and.containEql('"received":1');
     });
 
@@ -446,7 +463,7 @@ describe('dingtalk-event-in', function () {
         chunked.json.error.should.equal('too-large');
         const small = makePush(JSON.stringify({ EventType: 'x', eventId: 'small' }));
         (await request(`${PATH}?${small.query}`, { body: small.body })).status.should.equal(200);
-        await settle();
+        await waitFor(() => out.length >= 1, { what: 'the small push emitted' });
         out.map((m) => m.dingtalk.eventId).should.eql(['small']);
       } finally {
         helper.settings({ dingtalkEventInMaxBody: undefined });
@@ -463,7 +480,7 @@ describe('dingtalk-event-in', function () {
       callsOn(node, 'status')[0][0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.no-app' });
       const p = makePush('{"EventType":"check_url"}');
       await expectRejected(await request(`${PATH}?${p.query}`, { body: p.body }), 503, 'not-configured');
-      await settle();
+      await settle(); // bounded: nothing may be emitted
       out.length.should.equal(0);
       callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.no-app' });
       callsOn(node, 'warn').map((a) => String(a[0])).some((w) => w.includes('dingtalk-event-in.errors.no-app')).should.be.true();
@@ -481,7 +498,7 @@ describe('dingtalk-event-in', function () {
         callsOn(node, 'warn')[0][0].should.containEql(`dingtalk-app.${key}`);
         const p = makePush('{"EventType":"check_url"}');
         await expectRejected(await request(`${PATH}?${p.query}`, { body: p.body }), 503, 'not-configured');
-        await settle();
+        await settle(); // bounded: the rejected push must not change the status
         callsOn(node, 'status').pop()[0].should.have.properties({ fill: 'red', text: 'dingtalk-event-in.status.app-invalid' });
       });
     }
@@ -539,13 +556,13 @@ describe('dingtalk-event-in', function () {
       const results = await Promise.all(pushes.map(send));
       agent.destroy();
       results.forEach((r) => { r.status.should.equal(200); openReply(r.json).should.equal('success'); });
-      for (let i = 0; i < 50 && out.length < N; i++) await settle(50);
+      await waitFor(() => out.length >= N, { what: 'every event emitted', timeout: 15000 });
       out.length.should.equal(N);
       new Set(out.map((m) => m.dingtalk.eventId)).size.should.equal(N);
       // and a second wave of the same events is answered but not emitted again
       const again = await Promise.all(pushes.slice(0, 100).map((p) => request(`${PATH}?${p.query}`, { body: p.body })));
       again.forEach((r) => r.status.should.equal(200));
-      await settle(100);
+      await settle(100); // bounded: the second wave must not be emitted again
       out.length.should.equal(N);
     });
   });

@@ -8,6 +8,7 @@ const appModule = require('../../nodes/dingtalk-app.js').default;
 const streamModule = require('../../nodes/dingtalk-stream-in.js').default;
 const { startFakeGateway, frame, until } = require('../support/fake-gateway');
 const { freshStore, callsOn, holdModule, state } = require('../support/runtime');
+const { waitFor, sleep: settle } = require('../support/wait');
 
 helper.init(require.resolve('node-red'));
 const { withHooks } = require('../support/hooks');
@@ -51,7 +52,8 @@ describe('dingtalk-stream-in', function () {
     gateway.send(conn, ev);
     gateway.send(conn, { ...ev, headers: { ...ev.headers, messageId: 'redelivered-1' } }); // same eventId again
     await until('two acks', () => conn.acks.length === 2);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => out.length >= 1 && outB.length >= 1, { what: 'the event on both nodes' });
+    await settle(100); // bounded: the redelivered copy must not follow
     out.length.should.equal(1);
     outB.length.should.equal(1); // both nodes of the app get it, over one connection
     gateway.state.opens.should.equal(1);
@@ -79,7 +81,8 @@ describe('dingtalk-stream-in', function () {
     gateway.send(gateway.current('dingappone'), frame('user_leave_org.json'));
     await until('three acks', () => old.acks.length === 2 && gateway.current('dingappone').acks.length === 2);
     old.ws.close();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => out.length >= 2, { what: 'both events out' });
+    await settle(100); // bounded: the copy sent on both connections must not follow
     out.map((m) => m.topic).should.eql(['user_add_org', 'user_leave_org']);
 
     // a restart with the same store: the two acknowledged events had not finished in the flow (held),
@@ -176,7 +179,8 @@ describe('dingtalk-stream-in', function () {
     gateway.send(conn, deep);
     gateway.send(conn, good);
     await until('emitted', () => out.length === 1 && conn.acks.length === 2);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => caught.length >= 1, { what: 'the poison caught' });
+    await settle(100); // bounded: nothing more may come out
     conn.acks.map((a) => JSON.parse(a.data).status).should.eql(['SUCCESS', 'SUCCESS']);
     out.map((m) => m.dingtalk.eventId).should.eql([good.headers.eventId]);
     caught.length.should.equal(1);
@@ -232,7 +236,7 @@ describe('dingtalk-stream-in', function () {
     const status = callsOn(helper.getNode('s1'), 'status').map((c) => c[0]).find((x) => String(x.text).startsWith('dingtalk-stream-in.status.reconnecting'));
     status.text.should.containEql('invalidClientIdOrSecret');
     status.fill.should.equal('yellow');
-    await new Promise((r) => setTimeout(r, 1500));
+    await settle(1500); // bounded: 1 s, then 2 s of back-off: at most three tries in this time, not a tight loop
     gateway.state.refused.should.be.within(1, 3); // 1 s, then 2 s: no tight loop
   });
 
@@ -243,7 +247,7 @@ describe('dingtalk-stream-in', function () {
       { id: 's1', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [[]] },
     ], {});
     callsOn(helper.getNode('s1'), 'status')[0][0].should.have.properties({ fill: 'red', text: 'dingtalk-stream-in.status.no-app' });
-    await new Promise((r) => setTimeout(r, 100));
+    await settle(100); // bounded: no connection may be opened
     gateway.state.opens.should.equal(0);
   });
 });

@@ -8,6 +8,7 @@ const { makePush } = require('../support/push');
 const {
   helper, load, unload, request, standardFlow, standardCredentials, collect, settle, state,
 } = require('../support/runtime');
+const { waitFor } = require('../support/wait');
 
 const delayNode = require('@node-red/nodes/core/function/89-delay.js');
 const switchNode = require('@node-red/nodes/core/function/10-switch.js');
@@ -61,12 +62,12 @@ describe('hand-off through core nodes (delay, switch, join) and deploys', functi
       await load(viaDelay(), standardCredentials(), { nodes: [delayNode] });
       const before = collect();
       for (const id of ['d1', 'd2', 'd3', 'd4']) (await pushEvent(id)).status.should.equal(200);
-      await settle(200);
+      await waitFor(() => before.length >= 1, { what: 'd1 through the delay' });
       before.map((m) => m.dingtalk.eventId).should.eql(['d1']); // d2..d4 wait in the delay's buffer
       handedFlags(['d2', 'd3', 'd4']).should.eql({ d2: 0, d3: 0, d4: 0 }); // control: followed while they wait
       await helper.setFlows(next(), mode, standardCredentials());
       const after = collect();
-      await settle(1500);
+      await settle(1500); // bounded: either outcome below is acceptable, so there is no single event to wait on; the check must hold once the deploy has settled
       const seen = after.map((m) => m.dingtalk.eventId);
       const flags = handedFlags(['d2', 'd3', 'd4']);
       // Either emitted again after the deploy, or still pending in the store (emitted after a restart).
@@ -82,7 +83,7 @@ describe('hand-off through core nodes (delay, switch, join) and deploys', functi
     await load(holdFlow(), standardCredentials());
     const ids = Array.from({ length: n }, (_, i) => `s${i}`);
     for (const id of ids) (await pushEvent(id)).status.should.equal(200);
-    await settle(100);
+    await waitFor(() => state.held.length >= n, { what: 'every event held' });
     state.held.length.should.equal(n);
     await unload();
     // 2) restart with the receiver wired to a slow step and a core switch that passes everything to `hold`.
@@ -93,7 +94,8 @@ describe('hand-off through core nodes (delay, switch, join) and deploys', functi
       { id: 'hold', type: 'dingtalk-test-hold' },
     ]);
     await load(switchFlow, standardCredentials(), { keepStore: true, nodes: [switchNode, busyModule] });
-    await settle(1500);
+    await waitFor(() => state.held.length >= n, { what: 'every event at hold again' });
+    await settle(300); // bounded: no hand-off mark may be written late
     state.held.length.should.equal(n); // every event reached `hold` again, and `hold` never reports done
     const flags = handedFlags(ids);
     // Not finished anywhere (hold never called done), so none may be marked handed on.
@@ -118,7 +120,7 @@ describe('hand-off through core nodes (delay, switch, join) and deploys', functi
     (await pushEvent('w1')).status.should.equal(200);
     await deploy;
     const after = collect();
-    await settle(500);
+    await settle(500); // bounded: either outcome below is acceptable (no single event to wait on)
     const flags = handedFlags(['w1']);
     (after.some((m) => m.dingtalk.eventId === 'w1') || flags.w1 === 0).should.be.true(`never reached out, handed flag ${flags.w1}`);
   });
@@ -129,10 +131,10 @@ describe('hand-off through core nodes (delay, switch, join) and deploys', functi
     const flow = (count) => onTab(standardFlow().map((n) => (n.id === 'in' ? { ...n, wires: [['join']] } : n)).concat([join(count)]));
     await load(flow(5), standardCredentials(), { nodes: [joinNode] });
     for (const id of ['j1', 'j2']) (await pushEvent(id)).status.should.equal(200);
-    await settle(200);
+    await settle(200); // bounded: the parts reach the join (nothing to observe there); the control below must hold
     handedFlags(['j1', 'j2']).should.eql({ j1: 0, j2: 0 }); // control: followed while the join holds them
     await helper.setFlows(flow(6), 'full', standardCredentials());
-    await settle(800);
+    await settle(800); // bounded: no mark may be written while the new join holds them
     const flags = handedFlags(['j1', 'j2']);
     // Never joined nor passed on: the README says the deploy makes them emitted again; they must not be
     // handed on while the new join holds them again (or, if not emitted, stay pending for a restart).

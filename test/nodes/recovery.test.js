@@ -11,6 +11,7 @@ const eventInModule = require('../../nodes/dingtalk-event-in.js').default;
 const { startFakeDingTalk } = require('../support/fake-dingtalk');
 const { APP, makePush } = require('../support/push');
 const { freshStore, settle } = require('../support/runtime');
+const { waitFor } = require('../support/wait');
 const path = require('node:path');
 
 helper.init(require.resolve('node-red'));
@@ -66,8 +67,8 @@ describe('dingtalk-event-in recovery of missed pushes', function () {
       ],
       [{ call_back_tag: 'org_dept_create', event_time: 1717000003000, org_dept_create: { deptid: [12], corpid: 'dingcorp1' } }],
     ];
-    for (let i = 0; i < 100 && !(fake.state.failedReads >= 2 && fake.state.failedPages.length <= 1 && out.length >= 3); i++) await settle(20);
-    await settle(1000); // further intervals read an empty list; nothing more may come out
+    await waitFor(() => fake.state.failedReads >= 2 && fake.state.failedPages.length <= 1 && out.length >= 3, { what: 'both pages read and emitted' });
+    await settle(1000); // bounded: further intervals read an empty list; nothing more may come out
 
     out.map((m) => `${m.dingtalk.source}:${m.topic}`).should.eql(['http:user_add_org', 'recovery:bpms_instance_change', 'recovery:org_dept_create']);
     out[1].payload.should.have.properties({ EventType: 'bpms_instance_change', CorpId: 'dingcorp1', processInstanceId: 'proc-77', result: 'agree' });

@@ -6,7 +6,8 @@
 require('should');
 const http = require('node:http');
 const { APP, makePush, openReply } = require('./push');
-const { sleep, waitFor, freePort } = require('./node-red-process');
+const { sleep, waitFor } = require('./node-red-process');
+const { listen, downUntilOpened } = require('./ports');
 
 const hubFlow = (endpoint, dispatch = {}) => [
   { id: 'tab1', type: 'tab', label: 'hub' },
@@ -18,13 +19,14 @@ const hubFlow = (endpoint, dispatch = {}) => [
 
 /**
  * The business system. Counts a delivery as successful only when its 2xx answer was written to a
- * connection the hub still held. `onRequest` may act on each request as it arrives. `port` fixes the
- * port (an endpoint that is down at first and comes up later on the address the flow names).
+ * connection the hub still held. `onRequest` may act on each request as it arrives. `down`: the
+ * endpoint holds its port but resets every connection until up() (a business system that is down at
+ * first and comes up later on the address the flow names; nobody else can take the port meanwhile).
  *
  * state.successes: webhook-id -> { event (body.id), data (body.data), count, at (time of each success) };
  * state.attempts: every request as { id (webhook-id), start, end } (end undefined while unanswered).
  */
-async function startEndpoint({ delayMs = 0, onRequest, port } = {}) {
+async function startEndpoint({ delayMs = 0, onRequest, down = false } = {}) {
   const state = { requests: 0, successes: new Map(), attempts: [], up: true };
   const server = http.createServer((req, res) => {
     let body = '';
@@ -53,12 +55,14 @@ async function startEndpoint({ delayMs = 0, onRequest, port } = {}) {
       else answer();
     });
   });
-  const listenOn = port ?? (await freePort());
-  await new Promise((r) => server.listen(listenOn, '127.0.0.1', r));
+  const gate = down ? downUntilOpened(server) : { open: () => undefined };
+  const port = await listen(server);
   return {
     state,
-    port: listenOn,
-    url: `http://127.0.0.1:${listenOn}/oa`,
+    port,
+    url: `http://127.0.0.1:${port}/oa`,
+    /** A `down` endpoint starts answering. */
+    up: () => gate.open(),
     /**
      * Webhook-ids of requests in flight at some moment in [from, to] (received by then, not answered
      * before `from`): the deliveries a kill or deploy in that interval may legitimately repeat.

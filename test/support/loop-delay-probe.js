@@ -2,12 +2,12 @@
 // Preloaded into a Node-RED process under test (node --require): measures that process's event-loop
 // delay with perf_hooks.monitorEventLoopDelay and answers on its own loopback port, so a test can see
 // how long Node-RED's loop was blocked (GET /reset starts a new measurement, GET /stats reads it, in ms).
-// The port comes from DINGTALK_E2E_LOOP_PROBE_PORT; without it the probe does nothing.
+// It is on when DINGTALK_E2E_LOOP_PROBE is set; it binds a free port itself (no port handed over that
+// someone else could take first) and prints "loop-delay-probe listening on <port>" for the test to read.
 const http = require('node:http');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
-const port = Number(process.env.DINGTALK_E2E_LOOP_PROBE_PORT);
-if (port > 0) {
+if (process.env.DINGTALK_E2E_LOOP_PROBE) {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   const ms = (ns) => Math.round(ns / 1e4) / 100;
@@ -17,6 +17,6 @@ if (port > 0) {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(stats));
   });
-  server.listen(port, '127.0.0.1');
+  server.listen(0, '127.0.0.1', () => console.log(`loop-delay-probe listening on ${server.address().port}`));
   server.unref(); // never what keeps Node-RED alive
 }

@@ -2,10 +2,10 @@
 // Real Node-RED processes for end-to-end tests: the packed tarball installed into a throw-away user
 // directory the way the palette manager installs it, and Node-RED started from the command line.
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const http = require('node:http');
 const { spawn, execFileSync } = require('node:child_process');
+const { startOnFreePort, PORT_IN_USE } = require('./ports');
+const { tempDir } = require('./temp');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // DINGTALK_E2E_NODE_RED=<dir with node_modules/node-red> runs the same tests against another Node-RED
@@ -14,17 +14,9 @@ const NODE_RED = process.env.DINGTALK_E2E_NODE_RED
   ? require.resolve('node-red/red.js', { paths: [process.env.DINGTALK_E2E_NODE_RED] })
   : require.resolve('node-red/red.js');
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls fn until truthy (30 s by default); an error with `fatal` set ends the wait at once. */
 async function waitFor(what, fn, timeoutMs = 30000) {
   const end = Date.now() + timeoutMs;
   let last;
@@ -32,6 +24,7 @@ async function waitFor(what, fn, timeoutMs = 30000) {
     try {
       if (await fn()) return;
     } catch (e) {
+      if (e.fatal) throw e;
       last = e;
     }
     await sleep(100);
@@ -41,7 +34,7 @@ async function waitFor(what, fn, timeoutMs = 30000) {
 
 /** Packs the package and installs the tarball into a fresh user directory, as the palette manager does. */
 function installPackedModule() {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-e2e-'));
+  const work = tempDir('dingtalk-e2e-'); // the callers remove it in after(); at exit at the latest
   const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' });
   const tarball = path.join(work, JSON.parse(packed)[0].filename);
   const userDir = path.join(work, 'userdir');
@@ -73,9 +66,21 @@ class NodeRedProcess {
     this.output = '';
   }
 
-  /** Starts Node-RED; a restart after stop() or kill() keeps the port, flows, credentials and store. */
+  /**
+   * Starts Node-RED; a restart after stop() or kill() keeps the port, flows, credentials and store.
+   * The first start takes a port that was free a moment ago and, should another process take it
+   * first (EADDRINUSE), starts again on another one.
+   */
   async start() {
-    this.port = this.port ?? (await freePort());
+    if (this.port !== undefined) return this.startOn(this.port);
+    return startOnFreePort((port) => this.startOn(port).catch((err) => {
+      this.port = undefined;
+      throw err;
+    }));
+  }
+
+  async startOn(port) {
+    this.port = port;
     const settingsFile = path.join(this.userDir, `settings-${this.port}.js`);
     const settings = {
       uiHost: '127.0.0.1',
@@ -92,6 +97,7 @@ class NodeRedProcess {
     };
     const json = JSON.stringify(settings, null, 2);
     fs.writeFileSync(settingsFile, `module.exports = ${this.settingsCode ? `Object.assign(${json}, ${this.settingsCode})` : json};\n`);
+    const mark = this.output.length;
     this.child = spawn(process.execPath, [...this.execArgv, NODE_RED, '-u', this.userDir, '-s', settingsFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false', ...this.env },
@@ -101,7 +107,19 @@ class NodeRedProcess {
     this.exited = new Promise((r) => this.child.once('exit', r));
     this.adminBase = `http://127.0.0.1:${this.port}${(settings.httpAdminRoot || '/').replace(/\/$/, '')}`;
     this.nodeBase = `http://127.0.0.1:${this.port}${(settings.httpNodeRoot || '/').replace(/\/$/, '')}`;
-    await waitFor('Node-RED to start', async () => (await fetch(`${this.adminBase}/settings`)).ok);
+    // Ready when this child says it listens (en-US or zh-CN log) and answers: another process on the
+    // same port would answer /settings too. An exit before that fails at once, EADDRINUSE included.
+    const listening = new RegExp(`(Server now running at|服务器现在在)\\s*http://127\\.0\\.0\\.1:${this.port}/`);
+    await waitFor('Node-RED to start', async () => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        const err = new Error(`Node-RED exited (${this.child.exitCode ?? this.child.signalCode}) before it listened on ${this.port}`);
+        err.output = this.output.slice(mark);
+        err.fatal = true;
+        throw err;
+      }
+      if (PORT_IN_USE.test(this.output.slice(mark))) return false; // it is about to exit
+      return listening.test(this.output.slice(mark)) && (await fetch(`${this.adminBase}/settings`)).ok;
+    });
   }
 
   async deploy(flow) {
@@ -137,4 +155,4 @@ class NodeRedProcess {
   }
 }
 
-module.exports = { ROOT, NODE_RED, freePort, sleep, waitFor, installPackedModule, NodeRedProcess };
+module.exports = { ROOT, NODE_RED, sleep, waitFor, installPackedModule, NodeRedProcess };

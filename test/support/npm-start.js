@@ -4,21 +4,22 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const http = require('node:http');
 const { spawn } = require('node:child_process');
+const { startOnFreePort } = require('./ports');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = http.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
+/**
+ * Starts npm start with `env` added; resolves once it printed its summary. Always call stop().
+ * The port is one that was free a moment ago; if another process takes it first, npm start exits
+ * with "port in use" and is started again on another one.
+ */
+function startNpmStart(env = {}, options = {}) {
+  return startOnFreePort((port) => startOn(port, env, options));
 }
 
-/** Starts npm start with `env` added; resolves once it printed its summary. Always call stop(). */
-async function startNpmStart(env = {}, { timeoutMs = 60000 } = {}) {
+async function startOn(port, env, { timeoutMs = 60000 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-start-'));
-  const port = await freePort();
   // Its own process group: npm does not pass SIGTERM on to the script, so stop() signals the whole group
   // (npm, scripts/start.js and Node-RED), as a terminal's Ctrl-C does.
   const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, detached: true, env: { ...process.env, ...env, PORT: String(port), DEV_USER_DIR: dir } });
@@ -41,14 +42,18 @@ async function startNpmStart(env = {}, { timeoutMs = 60000 } = {}) {
     },
   };
   const started = Date.now();
-  while (!/Self-check:/.test(output)) {
+  // Its own Node-RED must say it listens: the self-check could reach another process on this port.
+  const listening = new RegExp(`Server now running at http://127\\.0\\.0\\.1:${port}/`);
+  while (!(/Self-check:/.test(output) && listening.test(output))) {
     if (Date.now() - started > timeoutMs || child.exitCode !== null) {
       await handle.stop();
-      throw new Error(`npm start did not come up:\n${output}`);
+      const err = new Error(`npm start did not come up:\n${output}`);
+      err.output = output;
+      throw err;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return handle;
 }
 
-module.exports = { ROOT, freePort, startNpmStart };
+module.exports = { ROOT, startNpmStart };

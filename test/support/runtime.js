@@ -26,13 +26,15 @@ function holdModule(RED) {
   });
 }
 
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+const { tempDir } = require('./temp');
 
-/** A fresh embedded store per load, so events of one test are never duplicates in the next. */
+/**
+ * A fresh embedded store per load, so events of one test are never duplicates in the next. Its
+ * folder is removed after the test (or at exit), see test/support/temp.js.
+ */
 function freshStore() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-test-store-'));
+  const dir = tempDir('dingtalk-test-store-');
   helper.settings({ ...helper.settings(), dingtalkStorePath: path.join(dir, 'hub.sqlite') });
   return dir;
 }

@@ -2,12 +2,12 @@
 // dingtalk-sim's commands run in-process (main with captured output) against the receiver over HTTP.
 require('should');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { main } = require('../../../core/sim/cli');
 const { sampleEventTypes } = require('../../../core/sample-events');
 const { APP } = require('../../support/push');
 const { startReceiverServer } = require('../../support/receiver-server');
+const { tempDir } = require('../../support/temp');
 
 /** Runs the CLI; returns { code, out, err } (lines joined). The secrets must never show up in either. */
 async function run(argv, env = {}) {
@@ -50,7 +50,7 @@ describe('core/sim/cli (dingtalk-sim)', function () {
   });
 
   it('sends a payload file as it is; --count repeats it as DingTalk retries (same event id)', async function () {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-')), 'event.json');
+    const file = path.join(tempDir('sim-'), 'event.json');
     fs.writeFileSync(file, JSON.stringify({ EventType: 'bpms_instance_change', eventId: 'fromfile1', processInstanceId: 'p-1', title: '李四提交的报销' }));
     const r = await run(['send', ...args, '--file', file, '--count', '2', '--json']);
     r.code.should.equal(0);

@@ -13,6 +13,7 @@ const { StoreFileLostError } = require('../../../core/store/file-recovery');
 const { identify, sameFile } = require('../../../core/store/file-identity');
 const { CallbackReceiver } = require('../../../core/receiver');
 const { callbackCryptoFor } = require('../../../core/app-config');
+const { tempDir } = require('../../support/temp');
 const { APP, makePush } = require('../../support/push');
 
 const settings = { appKey: APP.appKey, corpId: APP.corpId, callbackStyle: 'event-subscription', token: APP.token, aesKey: APP.aesKey };
@@ -180,7 +181,7 @@ describe('core/store file deleted or replaced while open', function () {
 
   it('main file and -wal replaced by another database in WAL mode: both of theirs are kept beside it', async function () {
     const s = open();
-    const foreignDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-foreign-'));
+    const foreignDir = tempDir('dingtalk-foreign-'); // removed after the test, passed or not
     const foreign = path.join(foreignDir, 'hub.sqlite');
     const other = new Database(foreign);
     other.pragma('journal_mode = WAL');
@@ -193,7 +194,6 @@ describe('core/store file deleted or replaced while open', function () {
       fs.renameSync(`${foreign}.copy`, file);
       fs.renameSync(`${foreign}.copy-wal`, `${file}-wal`);
     }, { file, state: 'replaced' });
-    fs.rmSync(foreignDir, { recursive: true, force: true });
     back.movedAside.length.should.equal(2);
     back.movedAside[1].should.equal(`${back.movedAside[0]}-wal`);
     const kept = new Database(back.movedAside[0]);
@@ -271,7 +271,7 @@ describe('core/store file deleted or replaced while open', function () {
     fs.unlinkSync(file);
     const report = await failed;
     report.message.should.containEql(file);
-    await new Promise((r) => setTimeout(r, 200)); // several more tries
+    await new Promise((r) => setTimeout(r, 200)); // bounded: several more tries, none reported again
     events.filter((e) => e.kind === 'restore-failed').length.should.equal(1);
     (await store.accept('during', 'in', {}).then(() => 'acknowledged', (e) => e)).should.be.instanceOf(StoreFileLostError);
     (await store.enqueue('erp', 'during', 'x', '{}').then(() => 'queued', (e) => e)).should.be.instanceOf(StoreFileLostError);

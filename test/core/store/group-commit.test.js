@@ -7,6 +7,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { GroupCommit } = require('../../../core/store/group-commit');
 const { EventStore } = require('../../../core/store/event-store');
+const { waitFor } = require('../../support/wait');
 
 describe('core/store group commit', function () {
   it('runs the writes of one event-loop turn in one transaction, durable when any write asked for it', async function () {
@@ -39,19 +40,18 @@ describe('core/store group commit', function () {
       store['db'].pragma('synchronous', { simple: true }).should.equal(1); // NORMAL: no flush inside commits
       let accepted = false;
       const accepting = store.accept('e1', 'in', { topic: 'x' }).then((v) => { accepted = true; return v; });
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 20)); // bounded: the accept must not resolve before the flush
       accepted.should.be.false(); // committed, but not yet on the disk
       held.length.should.equal(1);
       // a second accept while the first flush runs waits for the next flush, and shares it with a third
       const second = store.accept('e2', 'in', { topic: 'x' });
       await new Promise((r) => setImmediate(r));
       const third = store.accept('e3', 'in', { topic: 'x' });
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 20)); // bounded: no second flush may start while the first runs
       held.length.should.equal(1);
       held.shift()();
       (await accepting).should.equal('new');
-      await new Promise((r) => setTimeout(r, 20));
-      held.length.should.equal(1); // one more flush for both waiting accepts
+      await waitFor(() => held.length === 1, { what: 'the next flush' }); // one more flush for both waiting accepts
       held.shift()();
       (await Promise.all([second, third])).should.eql(['new', 'new']);
       // queueing and delivery marks commit without waiting for a flush of their own
