@@ -79,7 +79,7 @@ describe('dingtalk-event-in redeploys', function () {
         const res = await pushTo('/dingtalk/events', `after ${name}`);
         res.status.should.equal(200, res.text);
         openReply(res.json).should.equal('success');
-        await settle();
+        await waitFor(() => messages.some((m) => m.dingtalk.eventId === `after ${name}`), { what: `the event after ${name}` });
         // (an event of the previous round may come again, flagged redelivered, when the deploy caught
         // it before its hand-off was recorded: at-least-once, not the point here)
         messages.filter((m) => !m.dingtalk.redelivered).map((m) => m.dingtalk.eventId).should.eql([`after ${name}`]);
@@ -106,7 +106,7 @@ describe('dingtalk-event-in redeploys', function () {
     await helper.setFlows(flow(true), 'nodes', standardCredentials());
     const out2 = collect('out2');
     (await pushTo('/dingtalk/events', 'to-second')).status.should.equal(200);
-    await settle();
+    await waitFor(() => out2.length >= 1, { what: 'the event on the second receiver' });
     out2.map((m) => m.dingtalk.eventId).should.eql(['to-second']);
     table().claims.should.equal(1);
     table().reserved.should.equal(0);
