@@ -53,6 +53,9 @@ fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ [app.id
 const settings = {
   uiHost: host,
   uiPort: port,
+  // The editor off the receivers' root: pushes are then read by the receiver, not by the editor's parser
+  // (the README's deployment advice, followed by the demo it points at).
+  httpAdminRoot: '/admin',
   flowFile: 'flows.json',
   credentialSecret: false,
   telemetry: { enabled: false, updateNotification: false },
@@ -97,7 +100,7 @@ async function selfCheck() {
   const lines = [
     '',
     '──────────── DingTalk event hub (demo) ────────────',
-    `Editor:        ${base}/`,
+    `Editor:        ${base}/admin/`,
     `Callback URL:  ${callbackUrl}`,
     `AppKey:        ${appKey}`,
     `Token:         ${token}`,

@@ -18,7 +18,7 @@ describe('npm start (e2e)', function () {
   it('prints the editor URL, callback URL and demo credentials, and answers a check_url signed with them', async function () {
     started = await startNpmStart();
     const { field, port } = started;
-    field('Editor').should.equal(`http://127.0.0.1:${port}/`);
+    field('Editor').should.equal(`http://127.0.0.1:${port}/admin/`);
     const callbackUrl = field('Callback URL');
     callbackUrl.should.equal(`http://127.0.0.1:${port}/dingtalk/events`);
     const creds = { token: field('Token'), aesKey: field('aesKey'), receiveId: field('AppKey') };
