@@ -4,7 +4,7 @@
 require('should');
 const Database = require('better-sqlite3');
 const { makePush } = require('../support/push');
-const { renderEnglish } = require('../support/catalogue');
+const { render } = require('../support/i18n');
 const { helper, load, unload, request, standardFlow, standardCredentials, collect, callsOn, settle } = require('../support/runtime');
 
 const DAY = 24 * 3600 * 1000;
@@ -58,7 +58,7 @@ describe('dingtalk-event-in: signed timestamps outside the window', function () 
   });
 
   it('logs why in words: too old with the setting to change, or ahead with the clock to check', async function () {
-    await load(standardFlow(), standardCredentials(), { nodes: [(RED) => { RED._ = renderEnglish; }] });
+    await load(standardFlow(), standardCredentials(), { nodes: [(RED) => { RED._ = render; }] });
     await push({ EventType: 'user_add_org', eventId: 'x1' }, Date.now() - 8 * DAY);
     await push({ EventType: 'user_add_org', eventId: 'x2' }, Date.now() + DAY);
     const lines = callsOn(helper.getNode('in'), 'warn').map((a) => String(a[0]));

@@ -11,7 +11,7 @@ const dispatchModule = require('../../nodes/dingtalk-dispatch.js').default;
 const switchModule = require('../../nodes/dingtalk-event-switch.js').default;
 const { APP, makePush } = require('../support/push');
 const { freshStore, callsOn } = require('../support/runtime');
-const { renderEnglish } = require('../support/catalogue');
+const { render } = require('../support/i18n');
 const { until } = require('../support/fake-gateway');
 
 helper.init(require.resolve('node-red'));
@@ -40,7 +40,7 @@ describe('log lines with values from a push', function () {
       ...extra,
     ];
     await helper.load([
-      (RED) => { RED._ = renderEnglish; RED.hooks = hooks; return appModule(RED); },
+      (RED) => { RED._ = render; RED.hooks = hooks; return appModule(RED); },
       (RED) => { httpNode = RED.httpNode; return eventInModule(RED); },
       dispatchModule, switchModule,
     ], flow, { app: { token: APP.token, aesKey: APP.aesKey } });

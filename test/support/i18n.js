@@ -19,8 +19,10 @@ function catalogue(namespace) {
 
 /** RED._ as the runtime renders "node-type.a.b" for this package's nodes; an unknown key stays the key, as in the helper. */
 function render(key, params = {}) {
-  const namespace = key.split('.')[0];
-  const text = key.split('.').reduce((o, k) => (o && typeof o === 'object' ? o[k] : undefined), catalogue(namespace));
+  // "<package>/<node-file>:<key>" (a key named with its full namespace, see src/nodes/app-texts) reads the same key.
+  const path = key.includes(':') ? key.slice(key.lastIndexOf(':') + 1) : key;
+  const namespace = path.split('.')[0];
+  const text = path.split('.').reduce((o, k) => (o && typeof o === 'object' ? o[k] : undefined), catalogue(namespace));
   if (typeof text !== 'string') return key;
   return text.replace(/__(\w+)__/g, (m, name) => (name in params ? String(params[name]) : m));
 }
