@@ -99,4 +99,36 @@ describe('core/delivery worker when the store fails', function () {
     store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
     uncaught.should.eql([]);
   });
+
+  it('the endpoint back while the store is busy: the delivery is reported, and the queue is woken once the store takes writes', async function () {
+    let offset = 0; // moves this test's clock past the store pause
+    const clock = { ...systemClock, now: () => Date.now() + offset };
+    const wakeAll = store.wakeAll.bind(store);
+    let busy = true;
+    store.wakeAll = (...args) => (busy ? Promise.reject(new StoreBusyError()) : wakeAll(...args));
+    const events = [];
+    const posts = [];
+    worker = new DeliveryWorker({ subscriber: 's', store, clock, schedule: [0, 50, 60000], concurrency: 4, ordered: false, breakerThreshold: 1,
+      // e1 fails once (the breaker opens), then the endpoint answers again
+      attempt: async (d) => { posts.push(d.eventId); return answer(d.eventId === 'e1' && posts.length === 1 ? 500 : 200); },
+      onDelivered: (o) => events.push(`delivered ${o.delivery.eventId}`),
+      onStoreError: () => events.push('error'), onStoreRecovered: () => events.push('recovered') });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    await store.enqueue('s', 'e2', 'user_add_org', '{}', 60000); // waits for its retry; the endpoint's return wakes it
+    worker.start();
+    for (let i = 0; i < 100 && !events.includes('error'); i += 1) await sleep(10);
+    await sleep(50);
+    posts.should.eql(['e1', 'e1']);
+    events.should.eql(['delivered e1', 'error']); // recorded and reported, though waking the queue failed
+    store.counts('s').should.have.properties({ queued: 1, delivered: 1 });
+    busy = false;
+    offset += STORE_PAUSE_MS + 1000; // the pause is over (e2's own time, a minute on, is not)
+    worker.wake();
+    for (let i = 0; i < 100 && !events.includes('recovered'); i += 1) await sleep(10);
+    await sleep(50);
+    posts.should.eql(['e1', 'e1', 'e2']);
+    events.filter((e) => e === 'recovered').should.have.length(1);
+    store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
+    uncaught.should.eql([]);
+  });
 });

@@ -329,6 +329,26 @@ describe('core/handoff tracker', function () {
     w.log.markFailed.length.should.equal(1);
   });
 
+  it('stored events the busy store would not list when the flows started are read again and emitted, without waiting for a deploy', async function () {
+    const w = world();
+    w.accept('old-1'); // stored before a restart, never handed on
+    const store = w.receiver.store();
+    let failList = true;
+    const listing = { ...store, pendingInbox: (...args) => (failList ? busy() : store.pendingInbox(...args)) };
+    w.tracker.register('in1', { ...w.receiver, store: () => listing });
+    w.tracker.flowsStarted(); // runtime event: must not throw
+    await tick(60); // bounded: nothing can be emitted while the store cannot list
+    w.sent.length.should.equal(0);
+    w.log.markFailed.should.eql(['database is locked']);
+    failList = false;
+    await until('the stored event emitted', () => w.sent.length === 1);
+    w.sent[0].dingtalk.eventId.should.equal('old-1');
+    w.sent[0].dingtalk.redelivered.should.be.true();
+    w.log.storeRecovered.should.equal(1);
+    await until('old-1 handed on', () => w.rows.get('old-1').handed === true);
+    w.log.markFailed.length.should.equal(1);
+  });
+
   it('a deploy that removes a receiver with events in the flow lets them go and says so', async function () {
     const w = world();
     const a = w.node('a');

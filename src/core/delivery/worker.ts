@@ -108,6 +108,12 @@ export class DeliveryWorker {
    */
   private readonly unrecorded: Map<number, UnrecordedDelivery>;
   private recording = false;
+  /**
+   * The endpoint answered again but waking its queue (store.wakeAll) could not be written: owed, and
+   * written as soon as the store takes writes (which also ends the store's failing spell).
+   */
+  private wakeOwed = false;
+  private waking = false;
   /** The store's failing spell: ends (onStoreRecovered) when the kind of call that failed works again. */
   private readonly storeSpell: StoreSpell;
   private readRetryMs = 0;
@@ -224,6 +230,7 @@ export class DeliveryWorker {
     }
     this.pausedUntil = undefined;
     if (this.unrecorded.size > 0) this.recordUnrecorded();
+    if (this.wakeOwed) this.wakeQueue();
     const busy = this.busy;
     let started = 0;
     const free = this.limit - this.inFlight.size;
@@ -323,6 +330,28 @@ export class DeliveryWorker {
       });
   }
 
+  /** Writes the wake-up of the queue that failed before; on failure everything pauses again. */
+  private wakeQueue(): void {
+    if (this.waking) return;
+    this.waking = true;
+    this.options.store
+      .wakeAll(this.options.subscriber)
+      .then(
+        () => {
+          this.wakeOwed = false;
+          this.storeWorked('write');
+        },
+        (err: unknown) => {
+          this.pausedUntil = this.clock.now() + STORE_PAUSE_MS;
+          this.storeFailed('write', err);
+        },
+      )
+      .finally(() => {
+        this.waking = false;
+        if (!this.stopped) this.wake();
+      });
+  }
+
   private async settle(delivery: Delivery, started: number, result: HttpResult | undefined, failure: string | undefined): Promise<void> {
     const { store, schedule } = this.options;
     const now = this.clock.now();
@@ -342,8 +371,16 @@ export class DeliveryWorker {
       this.consecutiveFailures = 0;
       this.failingSince = undefined;
       this.openUntil = undefined;
-      if (wasDown) await store.wakeAll(this.options.subscriber);
+      // Reported before the queue is woken: a store failing now must not swallow a delivery that was made.
       if (!this.stopped) this.options.onDelivered?.(outcome);
+      if (wasDown) {
+        try {
+          await store.wakeAll(this.options.subscriber);
+        } catch (err) {
+          this.wakeOwed = true; // -> a pause and one warning; written later (wakeQueue)
+          throw err;
+        }
+      }
       return;
     }
 

@@ -134,6 +134,9 @@ export class HandoffTracker {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Receivers whose stored events could not be listed when they started (readPending). */
+  private readonly unread = new Set<string>();
+  private unreadTimer: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
   private readonly reportedStuck = new Set<string>();
   private on = false;
@@ -287,17 +290,7 @@ export class HandoffTracker {
     for (const [key, registered] of this.receivers) {
       if (registered.started) continue;
       registered.started = true;
-      const store = registered.receiver.store();
-      let rows: { eventId: string }[] = [];
-      try {
-        rows = store ? store.pendingInbox(key) : [];
-        if (store) this.storeSpell.worked('', 'read');
-      } catch (err) {
-        this.storeSpell.failed(err, '', 'read');
-      }
-      for (const row of rows) {
-        if (!this.entries.has(entryKey(key, row.eventId))) this.entry(key, row.eventId).lost = true;
-      }
+      this.readPending(key, registered);
     }
     // A receiver deleted by this deploy: its stored rows stay for a receiver of that key to pick up.
     const orphans = new Map<string, number>();
@@ -312,8 +305,48 @@ export class HandoffTracker {
 
   /** Stops every timer (the runtime is going away); entries are kept for a later start. */
   stop(): void {
-    for (const timer of [this.settleTimer, this.retryTimer, this.sweepTimer]) if (timer) clearTimeout(timer);
-    this.settleTimer = this.retryTimer = this.sweepTimer = undefined;
+    for (const timer of [this.settleTimer, this.retryTimer, this.sweepTimer, this.unreadTimer]) if (timer) clearTimeout(timer);
+    this.settleTimer = this.retryTimer = this.sweepTimer = this.unreadTimer = undefined;
+  }
+
+  /**
+   * A receiver that starts picks up its stored events nobody follows (lost). When the store cannot list
+   * them (busy, failing), they are listed again shortly, not only at the next deploy or restart.
+   */
+  private readPending(key: string, registered: { receiver: HandoffReceiver }): void {
+    const store = registered.receiver.store();
+    let rows: { eventId: string }[];
+    try {
+      rows = store ? store.pendingInbox(key) : [];
+      if (store) this.storeSpell.worked('', 'read');
+    } catch (err) {
+      this.storeSpell.failed(err, '', 'read');
+      this.unread.add(key);
+      this.readAgainLater();
+      return;
+    }
+    this.unread.delete(key);
+    for (const row of rows) {
+      if (!this.entries.has(entryKey(key, row.eventId))) this.entry(key, row.eventId).lost = true;
+    }
+  }
+
+  private readAgainLater(): void {
+    if (this.unreadTimer) return;
+    this.unreadTimer = setTimeout(() => {
+      this.unreadTimer = undefined;
+      if (this.deploying) {
+        this.readAgainLater(); // a receiver the deploy keeps is not listed by flowsStarted
+        return;
+      }
+      for (const key of [...this.unread]) {
+        const registered = this.receivers.get(key);
+        if (registered?.started) this.readPending(key, registered);
+        else this.unread.delete(key); // gone, or waiting for its start, which lists it
+      }
+      this.emitLost();
+    }, this.sweepEveryMs);
+    this.unreadTimer.unref?.();
   }
 
   // --- internals -----------------------------------------------------------------------------------

@@ -180,10 +180,14 @@ export class Housekeeper {
     }
   }
 
-  /** Runs `step` (one batch) until a batch takes fewer than a full batch; resolves with the total. */
-  private async inBatches(step: () => number): Promise<number> {
+  /**
+   * Runs `step` (one batch) until a batch takes fewer than a full batch, or `still` turns false; resolves
+   * with the total.
+   */
+  private async inBatches(step: () => number, still: () => boolean = () => true): Promise<number> {
     let total = 0;
     for (;;) {
+      if (!still()) return total;
       const n = this.call(step);
       total += n;
       if (n < this.batch) return total;
@@ -218,8 +222,12 @@ export class Housekeeper {
         letGo: (id) => this.store.giveUpPending(id, this.batch),
       },
     ];
+    // A deploy that starts while this spell runs (between batches) may bring a node back: nothing more is
+    // judged or let go against the flows read before it; the spell the deploy asked for judges anew.
+    const current = () => this.deployed === deployed;
     for (const { kind, ids, exists, rows, letGo } of kinds) {
       for (const id of this.call(ids)) {
+        if (!current()) return;
         const key = `${kind}\u0000${id}`;
         const mark = marks.get(key);
         marks.delete(key);
@@ -242,13 +250,15 @@ export class Housekeeper {
         } else if (now - mark.since < grace) {
           this.deadline(mark.since + grace);
         } else {
-          const removed = await this.inBatches(() => letGo(id));
+          const removed = await this.inBatches(() => letGo(id), current);
+          if (!current()) return; // its mark stays: judged again against the new flows
           this.call(() => this.store.clearOrphan(kind, id));
           this.config.report.removed(kind, id, removed);
         }
       }
     }
     // Marks of ids with no rows left at all (a queue emptied some other way): nothing to wait for.
+    if (!current()) return;
     for (const mark of marks.values()) this.call(() => this.store.clearOrphan(mark.kind, mark.id));
   }
 

@@ -190,6 +190,42 @@ describe('core/store housekeeper', function () {
     read('SELECT * FROM orphans').should.eql([]);
   });
 
+  it('stops letting go of a queue as soon as a deploy starts half-way through: the node may be back', async function () {
+    await queue('sub', ['e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
+    let deploying = false;
+    const watched = new Proxy(store, {
+      get(target, prop) {
+        const value = target[prop];
+        if (prop === 'dropQueue') {
+          return (...args) => {
+            const n = value.apply(target, args);
+            // After the first batch: a deploy starts (flows:stopping), brings the node back, and it queues.
+            if (!deploying) {
+              deploying = true;
+              k.deploy(undefined);
+              k.deploy(deployed({ subscribers: ['sub'] }));
+              target.enqueue('sub', 'new-1', 'x', '{}').catch(() => {});
+            }
+            return n;
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const k = keeper({ batch: 2 }, watched);
+    k.deploy(deployed());
+    await k.spell();
+    clock.t += 7 * DAY;
+    await k.spell(); // grace over: lets go of the queue, 2 rows a batch, a deploy comes after the first
+    await new Promise((r) => setImmediate(r));
+    await k.spell(); // the spell the deploy asked for, against the flows that hold the node again
+    deploying.should.be.true();
+    count("SELECT COUNT(*) FROM outbox WHERE subscriber = 'sub' AND event_id = 'new-1'").should.equal(1);
+    count("SELECT COUNT(*) FROM outbox WHERE subscriber = 'sub'").should.equal(5); // one batch of the old queue went
+    reports.map((r) => r.slice(0, 3).join(' ')).should.eql(['orphaned subscriber sub', 'returned subscriber sub']);
+    read('SELECT * FROM orphans').should.eql([]);
+  });
+
   it('runs after a deploy and again when a grace period ends, on its own', async function () {
     await queue('gone', ['e1']);
     let onDeploy;
