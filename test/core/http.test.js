@@ -84,7 +84,8 @@ describe('core/http/route-table', function () {
     const b = claimant('b', { onActive: () => { activated += 1; } });
     t.claim('/p', a).should.eql({ owner: true });
     t.claim('/p', a).should.eql({ owner: true }); // idempotent
-    t.claim('/p/', b).should.eql({ owner: false, holder: 'node a' });
+    t.claim('/p/', b).should.eql({ owner: false, holder: 'node a', reserved: false });
+    t.holderOf('/p/').should.equal('node a');
     t.claims.should.equal(2);
     t.release('/p', () => {}); // a stranger changes nothing
     t.claims.should.equal(2);
@@ -119,6 +120,10 @@ describe('core/http/route-table', function () {
     t.claim('/p', b);
     t.release('/p', a.handler, { reserve: true }).should.be.true();
     t.reserved.should.equal(1);
+    // a newcomer behind the reservation learns that it waits on a reservation, not on a running owner
+    const c = claimant('c');
+    t.claim('/p', c).should.eql({ owner: false, holder: 'node a', reserved: true });
+    t.release('/p', c.handler);
     t.claim('/p', claimant('a', { label: 'renamed' })).should.eql({ owner: true });
     t.reserved.should.equal(0);
     holders.should.eql(['renamed']);

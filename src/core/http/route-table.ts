@@ -52,7 +52,11 @@ export interface Claimant {
 /** A claim; without a handler it is a reservation, kept for an owner being redeployed. */
 type Claim = Omit<Claimant, 'handler'> & { handler?: RouteHandler };
 
-export type ClaimResult = { owner: true } | { owner: false; holder: string };
+/**
+ * `reserved`: the holder is a reservation for a receiver being redeployed, which the deploy may still
+ * end (the receiver was deleted, or moved to the path this claimant leaves): no conflict before then.
+ */
+export type ClaimResult = { owner: true } | { owner: false; holder: string; reserved: boolean };
 
 export class RouteTable {
   /**
@@ -87,7 +91,7 @@ export class RouteTable {
       this.tellWaiting(claims);
       return { owner: true };
     }
-    return { owner: false, holder: claims[0].label };
+    return { owner: false, holder: claims[0].label, reserved: claims[0].handler === undefined };
   }
 
   /**
@@ -150,6 +154,11 @@ export class RouteTable {
     let n = 0;
     for (const claims of this.routes.values()) if (claims[0].handler === undefined) n += 1;
     return n;
+  }
+
+  /** The label of whoever holds `path` now, if anyone. */
+  holderOf(path: string): string | undefined {
+    return this.routes.get(normalisePath(path))?.[0].label;
   }
 
   paths(): string[] {
