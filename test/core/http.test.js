@@ -6,7 +6,7 @@ const http = require('node:http');
 const express = require('express');
 const bodyParser = require('body-parser');
 const { readBody } = require('../../core/http/read-body');
-const { RouteTable, routeTableFor, normalisePath } = require('../../core/http/route-table');
+const { RouteTable, routeTableFor, normalisePath, routeKey } = require('../../core/http/route-table');
 
 async function serve(app) {
   const server = http.createServer(app);
@@ -54,6 +54,10 @@ describe('core/http/route-table', function () {
   it('normalises paths', function () {
     normalisePath('dingtalk/events/').should.equal('/dingtalk/events');
     normalisePath(' / ').should.equal('/');
+    // the table's key decodes escapes, configured or requested alike; a malformed escape stays as it is
+    routeKey('/a%20b/').should.equal('/a b');
+    routeKey('/%E9%92%89%E9%92%89').should.equal('/钉钉');
+    routeKey('/100%').should.equal('/100%');
   });
 
   it('installs one middleware per app and dispatches by path, leaving other paths to later routes', async function () {

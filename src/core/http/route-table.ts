@@ -25,14 +25,22 @@ export function normalisePath(path: string): string {
   return p;
 }
 
+/**
+ * The table's key for a path, configured or requested: percent-escapes decoded (a malformed one kept
+ * as it is), then normalised. Decoding both sides makes a configured "/a%20b" answer the URL it names
+ * and a configured "/钉钉" the encoded URL a client sends for it.
+ */
+export function routeKey(path: string): string {
+  try {
+    return normalisePath(decodeURIComponent(path));
+  } catch {
+    return normalisePath(path);
+  }
+}
+
 function requestPath(req: IncomingMessage & { path?: string }): string {
   // express sets req.path relative to the mount point (httpNodeRoot); fall back to the raw URL.
-  const raw = req.path ?? (req.url ?? '/').split('?')[0];
-  try {
-    return normalisePath(decodeURIComponent(raw));
-  } catch {
-    return normalisePath(raw);
-  }
+  return routeKey(req.path ?? (req.url ?? '/').split('?')[0]);
 }
 
 /** One receiver's claim on a path. `id` survives redeploys (the node id); the rest is per instance. */
@@ -77,7 +85,7 @@ export class RouteTable {
    * it waits and `onActive` runs once the owner is gone for good.
    */
   claim(path: string, claimant: Claimant): ClaimResult {
-    const key = normalisePath(path);
+    const key = routeKey(path);
     // A node redeployed onto another path gives up what it held or reserved elsewhere.
     for (const other of [...this.routes.keys()]) {
       if (other !== key) this.drop(other, (c) => c.id === claimant.id);
@@ -100,7 +108,7 @@ export class RouteTable {
    * waiting claim is always dropped. Returns whether a reservation was kept.
    */
   release(path: string, handler: RouteHandler, { reserve = false } = {}): boolean {
-    const key = normalisePath(path);
+    const key = routeKey(path);
     const claims = this.routes.get(key);
     if (claims === undefined) return false;
     if (reserve && claims[0].handler === handler) {
@@ -158,7 +166,7 @@ export class RouteTable {
 
   /** The label of whoever holds `path` now, if anyone. */
   holderOf(path: string): string | undefined {
-    return this.routes.get(normalisePath(path))?.[0].label;
+    return this.routes.get(routeKey(path))?.[0].label;
   }
 
   paths(): string[] {
