@@ -10,6 +10,7 @@ import type { CallbackCrypto, Problem } from './app-config';
 import { CipherError, type CipherErrorCode, SUITE_PLACEHOLDER_RECEIVE_ID, type SignedEnvelope } from './cipher';
 import { contentKeyOf, describeEvent, type EventInfo, eventTypeOf, normalisePayload, URL_CHECK_EVENTS } from './events';
 import type { BodyResult } from './http/read-body';
+import { forLog } from './log-escape';
 import { type PoisonEvent, poisonEvent, readPayload } from './poison';
 import { checkPushAge, type Freshness } from './push-age';
 
@@ -165,7 +166,8 @@ export class CallbackReceiver {
       return reject('body-timeout', `the body did not arrive within ${Math.round(request.body.afterMs / 1000)} s`);
     }
     if (request.body.kind === 'bad-encoding') {
-      return reject('bad-request', `Content-Encoding ${JSON.stringify(request.body.encoding)} cannot be decoded`);
+      // A header value: its latin1 bytes can hold C1 controls, which JSON.stringify leaves raw.
+      return reject('bad-request', `Content-Encoding ${forLog(request.body.encoding, 40)} cannot be decoded`);
     }
     const field = encryptField(request.body);
     if ('error' in field) return reject('bad-request', field.error);

@@ -290,12 +290,19 @@ export default function register(RED: NodeAPI): void {
         status.request();
       },
     });
+    let cancelConflictReport: (() => void) | undefined;
     if (claim.owner) {
       takeOver();
     } else {
       // Stay inactive but waiting: if the node holding the path is deleted, this one takes over.
       showConflict(claim.holder);
-      node.error(t('errors.duplicate-path', { path, holder: claim.holder }));
+      const reportConflict = () => {
+        if (!listening) node.error(t('errors.duplicate-path', { path, holder: table.holderOf(path) ?? claim.holder }));
+      };
+      // Behind a reservation, wait for the deploy to settle it (after the table's own settle, registered
+      // earlier): a deleted receiver's path, or two receivers swapping paths, is no conflict.
+      if (claim.reserved) cancelConflictReport = afterNextStart(RED, reportConflict);
+      else reportConflict();
     }
 
     // Every event goes out through the runtime's hand-off tracker: it counts as handed on once every
@@ -345,6 +352,7 @@ export default function register(RED: NodeAPI): void {
       closed = true;
       listening = false;
       cancelStartRecovery?.();
+      cancelConflictReport?.();
       handoff.unregister(node.id, handoffReceiver);
       if (recoveryTimer) clearInterval(recoveryTimer);
       // A redeploy (not a deletion) keeps the path for this node id until the deploy has started the

@@ -298,6 +298,11 @@ describe('editor in Chromium, real Node-RED with the packed module (browser e2e)
       now = await state();
       now.spare.valid.should.be.true();
       now.first.valid.should.be.true();
+
+      // escapes are decoded as at run time (routeKey): "/dingtalk/%73econd" is the second's path
+      await en.importJson([receiver('e2e0path0escape1', 'escaped', '/dingtalk/%73econd', { y: 320 })]);
+      await waitMarked('escaped', true);
+      (await state()).escaped.valid.should.be.false();
       noErrors(en, mark, 'the duplicate-path check');
     });
   });

@@ -6,7 +6,7 @@ const http = require('node:http');
 const express = require('express');
 const bodyParser = require('body-parser');
 const { readBody } = require('../../core/http/read-body');
-const { RouteTable, routeTableFor, normalisePath } = require('../../core/http/route-table');
+const { RouteTable, routeTableFor, normalisePath, routeKey } = require('../../core/http/route-table');
 
 async function serve(app) {
   const server = http.createServer(app);
@@ -54,6 +54,10 @@ describe('core/http/route-table', function () {
   it('normalises paths', function () {
     normalisePath('dingtalk/events/').should.equal('/dingtalk/events');
     normalisePath(' / ').should.equal('/');
+    // the table's key decodes escapes, configured or requested alike; a malformed escape stays as it is
+    routeKey('/a%20b/').should.equal('/a b');
+    routeKey('/%E9%92%89%E9%92%89').should.equal('/钉钉');
+    routeKey('/100%').should.equal('/100%');
   });
 
   it('installs one middleware per app and dispatches by path, leaving other paths to later routes', async function () {
@@ -84,7 +88,8 @@ describe('core/http/route-table', function () {
     const b = claimant('b', { onActive: () => { activated += 1; } });
     t.claim('/p', a).should.eql({ owner: true });
     t.claim('/p', a).should.eql({ owner: true }); // idempotent
-    t.claim('/p/', b).should.eql({ owner: false, holder: 'node a' });
+    t.claim('/p/', b).should.eql({ owner: false, holder: 'node a', reserved: false });
+    t.holderOf('/p/').should.equal('node a');
     t.claims.should.equal(2);
     t.release('/p', () => {}); // a stranger changes nothing
     t.claims.should.equal(2);
@@ -119,6 +124,10 @@ describe('core/http/route-table', function () {
     t.claim('/p', b);
     t.release('/p', a.handler, { reserve: true }).should.be.true();
     t.reserved.should.equal(1);
+    // a newcomer behind the reservation learns that it waits on a reservation, not on a running owner
+    const c = claimant('c');
+    t.claim('/p', c).should.eql({ owner: false, holder: 'node a', reserved: true });
+    t.release('/p', c.handler);
     t.claim('/p', claimant('a', { label: 'renamed' })).should.eql({ owner: true });
     t.reserved.should.equal(0);
     holders.should.eql(['renamed']);

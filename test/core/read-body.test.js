@@ -98,6 +98,30 @@ describe('core/http/read-body: compressed and endless bodies', function () {
     (Date.now() - started).should.be.within(250, 2000);
   });
 
+  it('a client that hung up before the read began (an asynchronous middleware in front) is aborted at once, not timed out', async function () {
+    let answered;
+    const result = new Promise((resolve) => { answered = resolve; });
+    let hungUp;
+    const gone = new Promise((resolve) => { hungUp = resolve; });
+    // The middleware goes on only once the client is gone: its 'aborted' event has passed when readBody starts.
+    const front = (req, res, next) => { req.once('aborted', () => setImmediate(next)); hungUp(); };
+    const a = express();
+    a.use(front);
+    a.post('/x', (req, res) => {
+      const started = Date.now();
+      readBody(req, 1024, { timeoutMs: 3000 }).then((r) => answered({ kind: r.kind, ms: Date.now() - started }));
+    });
+    srv = await serve(a);
+    const req = http.request({ port: srv.port, host: '127.0.0.1', method: 'POST', path: '/x', headers: { 'content-type': 'application/json', 'content-length': '100' } });
+    req.on('error', () => {});
+    req.write('{"encr');
+    await gone;
+    req.destroy();
+    const r = await result;
+    r.kind.should.equal('aborted');
+    r.ms.should.be.below(1000);
+  });
+
   it('jsonSizeOver counts like JSON.stringify and stops early', function () {
     const { jsonSizeOver } = require('../../core/http/json-size');
     const value = { encrypt: 'abc', n: [1, true, null, { 键: '值' }], e: {} };

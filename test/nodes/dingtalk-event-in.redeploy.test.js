@@ -143,4 +143,47 @@ describe('dingtalk-event-in redeploys', function () {
     callsOn(helper.getNode('in2'), 'status').pop()[0].should.have.properties({ fill: 'green' });
     table().claims.should.equal(1);
   });
+
+  // A path reserved for a receiver being redeployed is no conflict yet: the reservation may end with
+  // the deploy (its receiver was deleted, or moved to the path the newcomer leaves).
+  for (const mode of ['full', 'flows', 'nodes']) {
+    it(`a ${mode} deploy that swaps the paths of two receivers logs no conflict and serves both`, async function () {
+      const [appNode] = standardFlow();
+      const rx = (id, url) => ({ id, type: 'dingtalk-event-in', app: 'app', url, wires: [[]] });
+      await load([appNode, rx('a', '/p'), rx('b', '/q')], standardCredentials());
+      await helper.setFlows([appNode, rx('a', '/q'), rx('b', '/p')], mode, standardCredentials());
+      (await pushTo('/p', 'to-b')).status.should.equal(200);
+      (await pushTo('/q', 'to-a')).status.should.equal(200);
+      for (const id of ['a', 'b']) {
+        callsOn(helper.getNode(id), 'error').should.eql([]);
+        callsOn(helper.getNode(id), 'status').pop()[0].should.have.properties({ fill: 'green' });
+      }
+      table().claims.should.equal(2);
+    });
+  }
+
+  it('a full deploy that replaces a receiver by a new one on its path logs no conflict', async function () {
+    const [appNode] = standardFlow();
+    const rx = (id) => ({ id, type: 'dingtalk-event-in', app: 'app', url: '/dingtalk/events', wires: [[]] });
+    await load([appNode, rx('old')], standardCredentials());
+    await helper.setFlows([appNode, rx('new')], 'full', standardCredentials());
+    (await pushTo('/dingtalk/events', 'to-new')).status.should.equal(200);
+    callsOn(helper.getNode('new'), 'error').should.eql([]);
+    callsOn(helper.getNode('new'), 'status').pop()[0].should.have.properties({ fill: 'green' });
+    table().claims.should.equal(1);
+  });
+
+  it('a real conflict behind a reservation is still reported once, after the deploy', async function () {
+    // The owner is redeployed (its path reserved) in the same deploy that adds a second receiver.
+    const [appNode] = standardFlow();
+    const rx = (id, name) => ({ id, type: 'dingtalk-event-in', name, app: 'app', url: '/dingtalk/events', wires: [[]] });
+    await load([appNode, rx('owner', 'one')], standardCredentials());
+    await helper.setFlows([appNode, rx('second', 'two'), rx('owner', 'one, renamed')], 'full', standardCredentials());
+    await waitFor(() => callsOn(helper.getNode('second'), 'error').length > 0, { what: 'the conflict reported' });
+    callsOn(helper.getNode('second'), 'error').map((a) => a[0]).should.eql([
+      'dingtalk-event-in.errors.duplicate-path {"path":"/dingtalk/events","holder":"one, renamed"}',
+    ]);
+    callsOn(helper.getNode('second'), 'status').pop()[0].should.have.properties({ fill: 'red' });
+    (await pushTo('/dingtalk/events', 'to-owner')).status.should.equal(200);
+  });
 });

@@ -365,6 +365,19 @@ describe('dingtalk-event-in', function () {
     });
   });
 
+  describe('paths', function () {
+    it('a configured path with percent-escapes answers at the URL it names, as a path in Chinese does', async function () {
+      // The request path is decoded before it is looked up, so the configured one must be too.
+      const event = (id) => JSON.stringify({ EventType: 'user_add_org', eventId: id });
+      await load(standardFlow({ path: '/hooks/a%20b' }), standardCredentials());
+      (await push(event('p1'), {}, '/hooks/a%20b')).status.should.equal(200);
+      (await push(event('p2'), {}, '/hooks/a%2520b')).status.should.equal(404); // a different URL
+      await unload();
+      await load(standardFlow({ path: '/钉钉/事件' }), standardCredentials());
+      (await push(event('p3'), {}, `/${encodeURIComponent('钉钉')}/${encodeURIComponent('事件')}`)).status.should.equal(200);
+    });
+  });
+
   describe('duplicates', function () {
     it('answers success again but emits once, for eventId and for id-less legacy events', async function () {
       await load(standardFlow(), standardCredentials());

@@ -80,4 +80,24 @@ describe('log lines with values from a push', function () {
     unknown()[0].should.not.match(/[\n\r]/);
     unknown()[0].should.containEql('"no_such_type\\n[error] forged"');
   });
+
+  it('a Content-Encoding header with C1 controls (8-bit CSI, NEL) is escaped in the rejection warning', async function () {
+    const base = await loadHub([]);
+    const p = makePush(JSON.stringify({ EventType: 'user_add_org', eventId: 'e-3' }));
+    const url = new URL(`${base}/dt?${p.query}`);
+    // Header bytes 0x80-0xff are allowed on the wire (obs-text) and arrive as latin1 characters.
+    const encoding = 'br\x9b2J\x85[error] forged';
+    const status = await new Promise((resolve, reject) => {
+      const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path: url.pathname + url.search,
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding } }, (res) => { res.resume(); resolve(res.statusCode); });
+      req.on('error', reject);
+      req.end(p.body);
+    });
+    status.should.equal(400);
+    const rejected = () => callsOn(helper.getNode('in'), 'warn').map((a) => String(a[0])).filter((w) => w.includes('Content-Encoding'));
+    await until('the rejection warning', () => rejected().length === 1, 8000);
+    rejected()[0].should.not.match(/[\u0080-\u009f]/);
+    // (lower-cased when read; Node's client sends the string as UTF-8, so each C1 control comes with an Â)
+    rejected()[0].should.containEql('\\u009b2j').and.containEql('\\u0085[error] forged" cannot');
+  });
 });

@@ -78,6 +78,9 @@ function alreadyRead(pre: MaybeParsed, limit: number): BodyResult {
 export function readBody(req: IncomingMessage, limit: number, options: ReadBodyOptions = {}): Promise<BodyResult> {
   const pre = req as MaybeParsed;
   if (pre._body === true || req.readableEnded) return Promise.resolve(alreadyRead(pre, limit));
+  // The client hung up while something in front (an asynchronous httpNodeMiddleware) held the request:
+  // its 'aborted' event has passed, and waiting would end in a timeout answered to nobody.
+  if (req.destroyed) return Promise.resolve({ kind: 'aborted' });
   const encoding = encodingOf(req);
   const decoder = decoderFor(encoding);
   const declared = declaredLength(req);

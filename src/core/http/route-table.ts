@@ -25,14 +25,22 @@ export function normalisePath(path: string): string {
   return p;
 }
 
+/**
+ * The table's key for a path, configured or requested: percent-escapes decoded (a malformed one kept
+ * as it is), then normalised. Decoding both sides makes a configured "/a%20b" answer the URL it names
+ * and a configured "/钉钉" the encoded URL a client sends for it.
+ */
+export function routeKey(path: string): string {
+  try {
+    return normalisePath(decodeURIComponent(path));
+  } catch {
+    return normalisePath(path);
+  }
+}
+
 function requestPath(req: IncomingMessage & { path?: string }): string {
   // express sets req.path relative to the mount point (httpNodeRoot); fall back to the raw URL.
-  const raw = req.path ?? (req.url ?? '/').split('?')[0];
-  try {
-    return normalisePath(decodeURIComponent(raw));
-  } catch {
-    return normalisePath(raw);
-  }
+  return routeKey(req.path ?? (req.url ?? '/').split('?')[0]);
 }
 
 /** One receiver's claim on a path. `id` survives redeploys (the node id); the rest is per instance. */
@@ -52,7 +60,11 @@ export interface Claimant {
 /** A claim; without a handler it is a reservation, kept for an owner being redeployed. */
 type Claim = Omit<Claimant, 'handler'> & { handler?: RouteHandler };
 
-export type ClaimResult = { owner: true } | { owner: false; holder: string };
+/**
+ * `reserved`: the holder is a reservation for a receiver being redeployed, which the deploy may still
+ * end (the receiver was deleted, or moved to the path this claimant leaves): no conflict before then.
+ */
+export type ClaimResult = { owner: true } | { owner: false; holder: string; reserved: boolean };
 
 export class RouteTable {
   /**
@@ -73,7 +85,7 @@ export class RouteTable {
    * it waits and `onActive` runs once the owner is gone for good.
    */
   claim(path: string, claimant: Claimant): ClaimResult {
-    const key = normalisePath(path);
+    const key = routeKey(path);
     // A node redeployed onto another path gives up what it held or reserved elsewhere.
     for (const other of [...this.routes.keys()]) {
       if (other !== key) this.drop(other, (c) => c.id === claimant.id);
@@ -87,7 +99,7 @@ export class RouteTable {
       this.tellWaiting(claims);
       return { owner: true };
     }
-    return { owner: false, holder: claims[0].label };
+    return { owner: false, holder: claims[0].label, reserved: claims[0].handler === undefined };
   }
 
   /**
@@ -96,7 +108,7 @@ export class RouteTable {
    * waiting claim is always dropped. Returns whether a reservation was kept.
    */
   release(path: string, handler: RouteHandler, { reserve = false } = {}): boolean {
-    const key = normalisePath(path);
+    const key = routeKey(path);
     const claims = this.routes.get(key);
     if (claims === undefined) return false;
     if (reserve && claims[0].handler === handler) {
@@ -150,6 +162,11 @@ export class RouteTable {
     let n = 0;
     for (const claims of this.routes.values()) if (claims[0].handler === undefined) n += 1;
     return n;
+  }
+
+  /** The label of whoever holds `path` now, if anyone. */
+  holderOf(path: string): string | undefined {
+    return this.routes.get(routeKey(path))?.[0].label;
   }
 
   paths(): string[] {
