@@ -14,7 +14,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const { APP, LEGACY_APPS } = require('../support/push');
-const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
+const { sleep, waitFor, installedPackageSuite, NodeRedProcess } = require('../support/node-red-process');
 const { hubFlow, startEndpoint, pushOnce, pushEvents, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
 
 const eventN = (prefix, i) => ({ EventType: 'bpms_instance_change', EventTime: 1717000000000 + i, CorpId: APP.corpId,
@@ -70,27 +70,18 @@ async function pushUntilAcknowledged(base, all, acknowledged, options = {}, roun
 
 describe('hand-off from receiver to every dispatch node (e2e, issue 12)', function () {
   this.timeout(240000);
-  let install;
-  // What a test started, stopped after it whatever happened (a failed assertion must not leave a process behind).
-  let cleanup = [];
-  before(function () { install = installPackedModule(); });
-  afterEach(async function () {
-    for (const fn of cleanup.reverse()) {
-      try { await fn(); } catch (err) { console.log(`      cleanup: ${err.message}`); }
-    }
-    cleanup = [];
-  });
-  after(function () { if (install) fs.rmSync(install.work, { recursive: true, force: true }); });
+  // The packed package installed once; what a test started is stopped after it whatever happened.
+  const e2e = installedPackageSuite();
 
   async function startRed(settings = {}) {
-    const red = new NodeRedProcess(install.userDir, settings);
-    cleanup.push(() => red.kill());
+    const red = new NodeRedProcess(e2e.install.userDir, settings);
+    e2e.cleanup(() => red.kill());
     await red.start();
     return red;
   }
   async function endpointFor(options) {
     const endpoint = await startEndpoint(options);
-    cleanup.push(() => endpoint.close());
+    e2e.cleanup(() => endpoint.close());
     return endpoint;
   }
 
@@ -103,7 +94,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
 
     const all = events('deploy', 0, 600);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    cleanup.push(() => agent.destroy());
+    e2e.cleanup(() => agent.destroy());
     let pushesDone = 0;
     // 60 pushes a second at up to 64 concurrent: about 10 s of traffic, across which the deploys fall.
     const pushing = pushEvents(red.nodeBase, all, { concurrency: 64, agent, ratePerSec: 60 }).then((r) => { pushesDone = Date.now(); return r; });
@@ -142,12 +133,12 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
     const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'dingtalk-full-disk-'));
     // Root in CI and here: a failed mount fails the test (it must not pass without a full disk).
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
-    cleanup.push(() => {
+    e2e.cleanup(() => {
       execFileSync('umount', ['-l', mnt]);
       fs.rmdirSync(mnt);
     });
     const filler = path.join(mnt, 'filler');
-    cleanup.push(() => fs.rmSync(filler, { force: true })); // before the unmount (cleanup runs in reverse)
+    e2e.cleanup(() => fs.rmSync(filler, { force: true })); // before the unmount (cleanup runs in reverse)
 
     const endpoint = await endpointFor();
     const red = await startRed({ dingtalkStorePath: path.join(mnt, 'store.sqlite') });
@@ -156,7 +147,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
 
     const all = events('disk', 0, 2000);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    cleanup.push(() => agent.destroy());
+    e2e.cleanup(() => agent.destroy());
     // About 13 s of pushes, 64 at a time; the disk fills up 16 times for 0.35 s. Each time, events
     // acknowledged just before the first write fails are on their way to the dispatch node's queue
     // (today's code loses a few of them each run; many short spells make that reliable).
@@ -292,7 +283,7 @@ describe('hand-off from receiver to every dispatch node (e2e, issue 12)', functi
       const t0 = Date.now();
       // the subscriber is down (every connection reset) until the end, on a port it holds meanwhile
       const endpoint = await endpointFor({ down: true });
-      const store = path.join(install.userDir, `deleted-store-${endpoint.port}.sqlite`);
+      const store = path.join(e2e.install.userDir, `deleted-store-${endpoint.port}.sqlite`);
       const red = await startRed({ dingtalkStorePath: store });
       // Retries every second for 3 minutes: nothing becomes a dead letter while the subscriber is down.
       await red.deploy(hubFlow(endpoint.url, { retrySchedule: ['0', ...Array(180).fill('1s')].join(', ') }));

@@ -6,20 +6,10 @@
 require('should');
 const fs = require('node:fs');
 const path = require('node:path');
-const http = require('node:http');
 const { APP, makePush, openReply } = require('../support/push');
 const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
+const { startSink } = require('../support/sink');
 
-async function startSink() {
-  const received = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { received, url: `http://127.0.0.1:${server.address().port}/sink`, close: () => new Promise((r) => server.close(r)) };
-}
 
 const flow = (sinkUrl) => [
   { id: 'tab1', type: 'tab', label: 'middleware' },

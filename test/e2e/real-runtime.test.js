@@ -7,24 +7,13 @@ const should = require('should');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const { APP, makePush, openReply } = require('../support/push');
 const { readJson } = require('../support/shared');
 
 const { ROOT, sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
+const { startSink } = require('../support/sink');
 
-/** A loopback server standing in for a business system: collects what the flow forwards. */
-async function startSink() {
-  const received = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { received, url: `http://127.0.0.1:${server.address().port}/sink`, close: () => new Promise((r) => server.close(r)) };
-}
 
 function hubFlow(sinkUrl) {
   return [

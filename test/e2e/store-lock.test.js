@@ -8,12 +8,11 @@
 // and says when the store is available again; after the release every acknowledged push reaches the
 // subscriber exactly once, and the refused pushes, pushed again, are acknowledged and delivered too.
 require('should');
-const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { APP } = require('../support/push');
-const { sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
+const { sleep, waitFor, installedPackageSuite, NodeRedProcess } = require('../support/node-red-process');
 const { hubFlow, startEndpoint, pushEvents, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
 
 const LOCK_MS = 10_000;
@@ -51,30 +50,22 @@ function holdWriteLock(file, ms) {
 
 describe('the store locked by another process while pushes and deliveries run (e2e, issue 13)', function () {
   this.timeout(240000);
-  let install;
-  let cleanup = [];
-  before(function () { install = installPackedModule(); });
-  afterEach(async function () {
-    for (const fn of cleanup.reverse()) {
-      try { await fn(); } catch (err) { console.log(`      cleanup: ${err.message}`); }
-    }
-    cleanup = [];
-  });
-  after(function () { if (install) fs.rmSync(install.work, { recursive: true, force: true }); });
+  // The packed package installed once; what a test started is stopped after it whatever happened.
+  const e2e = installedPackageSuite();
 
   it('Node-RED stays up and responsive, refuses pushes with 503 meanwhile, and delivers everything after the release', async function () {
     const endpoint = await startEndpoint({ delayMs: 300 }); // deliveries in flight when the lock comes
-    cleanup.push(() => endpoint.close());
-    const red = new NodeRedProcess(install.userDir, {}, {
+    e2e.cleanup(() => endpoint.close());
+    const red = new NodeRedProcess(e2e.install.userDir, {}, {
       execArgv: ['--require', path.resolve(__dirname, '..', 'support', 'loop-delay-probe.js')],
       env: { DINGTALK_E2E_LOOP_PROBE: '1' },
     });
-    cleanup.push(() => red.kill());
+    e2e.cleanup(() => red.kill());
     await red.start();
     const probeLine = /loop-delay-probe listening on (\d+)/;
     await waitFor('the loop-delay probe to listen', () => probeLine.test(red.output));
     const probePort = Number(probeLine.exec(red.output)[1]);
-    const storeFile = path.join(install.userDir, `store-${red.port}.sqlite`);
+    const storeFile = path.join(e2e.install.userDir, `store-${red.port}.sqlite`);
     await red.deploy(hubFlow(endpoint.url, { concurrency: 8 }));
     await waitForReceiver(red);
     const probe = async (what) => (await fetch(`http://127.0.0.1:${probePort}/${what}`, { signal: AbortSignal.timeout(60000) })).json();
@@ -83,14 +74,14 @@ describe('the store locked by another process while pushes and deliveries run (e
     // About 17 s of pushes, 30 a second: 3 s before the lock, the 10 s of the lock, and after it.
     const all = Array.from({ length: 510 }, (_, i) => eventN(i));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    cleanup.push(() => agent.destroy());
+    e2e.cleanup(() => agent.destroy());
     const pushing = pushEvents(red.nodeBase, all, { concurrency: 16, agent, ratePerSec: 30 });
     await sleep(3000);
     // The measurement starts right before the lock and is read right after it: a request to the probe
     // waits while the loop is blocked, so neither may fall inside the lock (a blocked loop would hide it).
     await probe('reset');
     const lock = holdWriteLock(storeFile, LOCK_MS);
-    cleanup.push(() => lock.kill());
+    e2e.cleanup(() => lock.kill());
     const lockFrom = await lock.locked;
     const lockTo = await lock.released;
     const loop = await probe('stats');

@@ -155,4 +155,26 @@ class NodeRedProcess {
   }
 }
 
-module.exports = { ROOT, NODE_RED, sleep, waitFor, installPackedModule, NodeRedProcess };
+/**
+ * Mocha hooks for a suite of real-process tests, called inside its describe(): the packed package is
+ * installed once (`install`), and what a test registers with cleanup(fn) is undone after that test,
+ * last first, whatever happened (a failed assertion must not leave a process or a mount behind).
+ */
+function installedPackageSuite() {
+  let undo = [];
+  const suite = {
+    install: undefined,
+    cleanup: (fn) => { undo.push(fn); },
+  };
+  before(function () { suite.install = installPackedModule(); });
+  afterEach(async function () {
+    for (const fn of undo.reverse()) {
+      try { await fn(); } catch (err) { console.log(`      cleanup: ${err.message}`); }
+    }
+    undo = [];
+  });
+  after(function () { if (suite.install) fs.rmSync(suite.install.work, { recursive: true, force: true }); });
+  return suite;
+}
+
+module.exports = { ROOT, NODE_RED, sleep, waitFor, installPackedModule, installedPackageSuite, NodeRedProcess };
