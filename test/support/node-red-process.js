@@ -32,6 +32,9 @@ async function waitFor(what, fn, timeoutMs = 30000) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
+/** Node-RED's "listening" log line, en-US or zh-CN. */
+const READY_LINE = /(Server now running at|服务器现在在)/;
+
 /** Packs the package and installs the tarball into a fresh user directory, as the palette manager does. */
 function installPackedModule() {
   const work = tempDir('dingtalk-e2e-'); // the callers remove it in after(); at exit at the latest
@@ -96,7 +99,18 @@ class NodeRedProcess {
       ...this.settings,
     };
     const json = JSON.stringify(settings, null, 2);
-    fs.writeFileSync(settingsFile, `module.exports = ${this.settingsCode ? `Object.assign(${json}, ${this.settingsCode})` : json};\n`);
+    // Readiness below waits for this child's "Server now running" line: a logger of its own prints it
+    // whatever level the console logger has (the benchmarks run at "warn").
+    const readyLogger = `{ level: 'info', metrics: false, audit: false, handler: () => (m) => {
+      if (typeof m.msg === 'string' && READY.test(m.msg)) process.stdout.write(m.msg + '\\n');
+    } }`;
+    fs.writeFileSync(settingsFile, [
+      `const READY = ${READY_LINE};`,
+      `const settings = ${json};`,
+      `settings.logging = { ...settings.logging, e2eReady: ${readyLogger} };`,
+      `module.exports = ${this.settingsCode ? `Object.assign(settings, ${this.settingsCode})` : 'settings'};`,
+      '',
+    ].join('\n'));
     const mark = this.output.length;
     this.child = spawn(process.execPath, [...this.execArgv, NODE_RED, '-u', this.userDir, '-s', settingsFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,7 +123,7 @@ class NodeRedProcess {
     this.nodeBase = `http://127.0.0.1:${this.port}${(settings.httpNodeRoot || '/').replace(/\/$/, '')}`;
     // Ready when this child says it listens (en-US or zh-CN log) and answers: another process on the
     // same port would answer /settings too. An exit before that fails at once, EADDRINUSE included.
-    const listening = new RegExp(`(Server now running at|服务器现在在)\\s*http://127\\.0\\.0\\.1:${this.port}/`);
+    const listening = new RegExp(`${READY_LINE.source}\\s*http://127\\.0\\.0\\.1:${this.port}/`);
     await waitFor('Node-RED to start', async () => {
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         const err = new Error(`Node-RED exited (${this.child.exitCode ?? this.child.signalCode}) before it listened on ${this.port}`);
