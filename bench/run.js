@@ -24,7 +24,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { installPackedModule, NodeRedProcess, waitFor, freePort } = require('../test/support/node-red-process');
+const { installPackedModule, NodeRedProcess, waitFor } = require('../test/support/node-red-process');
+const { candidatePort } = require('../test/support/ports');
 const { Child, pin } = require('./lib/child');
 const { plainflow } = require('./plainflow');
 const { peakRss, cpuMs } = require('./lib/proc');
@@ -235,7 +236,10 @@ async function dispatch(ctx) {
 
 async function backlog(ctx) {
   const c = CONFIG.backlog;
-  const port = await freePort(); // nothing listens here until the drain starts: connection refused
+  // Nothing listens here until the drain starts (connection refused, as a stopped system): the sink
+  // process binds it then, so this can only be a port that was free a moment ago; should another process
+  // take it meanwhile, the sink's listen fails with EADDRINUSE and the section reports it.
+  const port = await candidatePort();
   const red = await startRed(ctx, backlogFlow(ctx, `http://127.0.0.1:${port}/oa`));
   const problems = [];
   try {
