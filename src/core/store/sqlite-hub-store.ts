@@ -145,6 +145,15 @@ export class SqliteHubStore implements HubStore {
     });
   }
 
+  release(id: number, token: string): Promise<boolean> {
+    return later(() => {
+      const lease = this.leases.get(id);
+      if (!lease || lease.token !== token || lease.completing) return false;
+      this.leases.delete(id);
+      return true;
+    });
+  }
+
   wakeAll(subscriber: string): Promise<void> {
     return later(() => this.events.wakeAll(subscriber));
   }

@@ -89,6 +89,8 @@ export interface OutboxStore {
   recordDelivered(id: number, token: string, status: number): Promise<boolean>;
   /** The attempt failed: rescheduled or dead; false (nothing changed) when `token` is not the latest claim's. */
   recordFailed(id: number, token: string, outcome: FailedOutcome): Promise<boolean>;
+  /** Gives a claim back without an outcome (a worker closing before it started it): claimable at once. */
+  release(id: number, token: string): Promise<boolean>;
   /** The endpoint answers again: everything queued becomes due now. */
   wakeAll(subscriber: string): Promise<void>;
   counts(subscriber: string): Promise<Record<DeliveryState, number>>;

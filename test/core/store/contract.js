@@ -131,6 +131,19 @@ function runStoreContract(name, makeStore) {
         (await store.claim('s', { limit: 1, leaseMs: LONG, ordered: false })).should.eql([]);
       });
 
+      it('takes a claim given back (released) at once; a stale token cannot give it back', async function () {
+        await enqueue('e1');
+        const [first] = await store.claim('s', { limit: 1, leaseMs: LONG, ordered: true });
+        (await store.release(first.delivery.id, 'not-a-token')).should.be.false();
+        (await store.claim('s', { limit: 1, leaseMs: LONG, ordered: true })).should.eql([]);
+        (await store.release(first.delivery.id, first.token)).should.be.true();
+        const [again] = await store.claim('s', { limit: 1, leaseMs: LONG, ordered: true });
+        again.delivery.should.have.properties({ eventId: 'e1', attempts: 0 });
+        (await store.release(first.delivery.id, first.token)).should.be.false();
+        (await store.recordDelivered(first.delivery.id, first.token, 200)).should.be.false();
+        (await store.recordDelivered(again.delivery.id, again.token, 200)).should.be.true();
+      });
+
       it('ordered mode claims only the head, which blocks the rest until it is done', async function () {
         await enqueue('e1');
         await enqueue('e2');
