@@ -435,7 +435,15 @@ export class DeliveryWorker {
       if (delay !== undefined) retryInMs = Math.max(delay, Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS));
     }
     // The store schedules the retry on its own clock; this worker's breaker uses this worker's.
-    const recorded = await store.recordFailed(delivery.id, held.token, { retryInMs, status, error: outcome.error });
+    let recorded: boolean;
+    try {
+      recorded = await store.recordFailed(delivery.id, held.token, { retryInMs, status, error: outcome.error });
+    } catch (err) {
+      // Not recorded: give the claim back, so the delivery is tried again after the store pause, not
+      // only when its lease runs out.
+      await store.release(delivery.id, held.token).catch(() => undefined);
+      throw err;
+    }
     if (retryInMs === undefined) {
       if (recorded && !this.stopped) this.options.onDead?.(outcome);
       return;
