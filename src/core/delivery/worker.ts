@@ -292,12 +292,13 @@ export class DeliveryWorker {
     if (this.stopped) return;
     const { store, subscriber, ordered } = this.options;
     if (this.inFlight.size >= this.limit) return;
-    let next = await store.nextDueAt(subscriber, ordered);
+    const dueIn = await store.nextDueIn(subscriber, ordered);
     if (this.stopped) return;
-    if (next === undefined) {
+    if (dueIn === undefined) {
       this.clearTimer();
       return;
     }
+    let next = this.clock.now() + dueIn;
     const hold = this.holdUntil;
     if (hold !== undefined) next = Math.max(next, hold);
     if (next <= this.clock.now() && !startedSome) next = this.clock.now() + RECHECK_MS;

@@ -95,24 +95,30 @@ export class SqliteHubStore implements HubStore {
     });
   }
 
-  nextDueAt(subscriber: string, ordered: boolean): Promise<number | undefined> {
+  nextDueIn(subscriber: string, ordered: boolean): Promise<number | undefined> {
     return later(() => {
       const now = this.events.now();
-      if (ordered) {
-        const head = this.events.head(subscriber);
-        if (!head) return undefined;
-        const lease = this.leases.get(head.id);
-        return lease && lease.until > now ? Math.max(head.nextAt, lease.until) : head.nextAt;
-      }
-      const held = this.held(subscriber, now);
-      let next = this.events.nextDueAt(subscriber, held);
-      // A held delivery is claimable again when its lease ends (if its outcome was never recorded).
-      for (const id of held) {
-        const until = (this.leases.get(id) as Lease).until;
-        if (next === undefined || until < next) next = until;
-      }
-      return next;
+      const at = this.nextDueAt(subscriber, ordered, now);
+      return at === undefined ? undefined : at - now;
     });
+  }
+
+  /** When claim() could next return something, on the store's clock. */
+  private nextDueAt(subscriber: string, ordered: boolean, now: number): number | undefined {
+    if (ordered) {
+      const head = this.events.head(subscriber);
+      if (!head) return undefined;
+      const lease = this.leases.get(head.id);
+      return lease && lease.until > now ? Math.max(head.nextAt, lease.until) : head.nextAt;
+    }
+    const held = this.held(subscriber, now);
+    let next = this.events.nextDueAt(subscriber, held);
+    // A held delivery is claimable again when its lease ends (if its outcome was never recorded).
+    for (const id of held) {
+      const until = (this.leases.get(id) as Lease).until;
+      if (next === undefined || until < next) next = until;
+    }
+    return next;
   }
 
   /**

@@ -81,10 +81,11 @@ export interface OutboxStore {
   /** Takes due deliveries not held by a live lease, earliest due first (ordered mode: the head only). */
   claim(subscriber: string, options: ClaimOptions): Promise<Claim[]>;
   /**
-   * When claim() could next return something (a due time, or the end of a lease); undefined when the
-   * queue is empty. Ordered mode looks at the head only.
+   * In how many ms claim() could next return something (a due time, or the end of a lease; 0 or less when
+   * something is due now); undefined when the queue is empty. Relative, so that a worker never compares
+   * the store's clock with its own. Ordered mode looks at the head only.
    */
-  nextDueAt(subscriber: string, ordered: boolean): Promise<number | undefined>;
+  nextDueIn(subscriber: string, ordered: boolean): Promise<number | undefined>;
   /** The delivery succeeded; false (nothing changed) when `token` is not the latest claim's. */
   recordDelivered(id: number, token: string, status: number): Promise<boolean>;
   /** The attempt failed: rescheduled or dead; false (nothing changed) when `token` is not the latest claim's. */
