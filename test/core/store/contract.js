@@ -10,9 +10,11 @@ const LONG = 60_000;
 
 /**
  * Runs the contract suite against a back end. `makeStore()` returns (or resolves with) a new, empty store;
- * the suite closes it after each test.
+ * the suite closes it after each test. A back end shared by several processes also passes
+ * `options.peer(store)`: another instance (another instance id) on the same shared state, closed by the
+ * suite too; the instance tests are registered only then (a single-process back end has one instance).
  */
-function runStoreContract(name, makeStore) {
+function runStoreContract(name, makeStore, options = {}) {
   describe(`store contract: ${name}`, function () {
     let store;
     let closed;
@@ -255,6 +257,43 @@ function runStoreContract(name, makeStore) {
         (await store.orphanMarks()).should.eql([{ kind: 'receiver', id: 'in1', since: 3000 }]);
       });
     });
+
+    if (options.peer) {
+      describe('two instances on one shared state', function () {
+        let peer;
+        beforeEach(async function () {
+          peer = await options.peer(store);
+        });
+        afterEach(async function () {
+          await peer.close();
+        });
+
+        it('share de-duplication but keep their own hand-off state', async function () {
+          peer.instanceId.should.not.equal(store.instanceId);
+          (await store.accept('e1', 'in', { n: 1 }, 'app\u0000k1', 'app')).should.equal('new');
+          (await peer.accept('e1', 'in', { n: 1 }, undefined, 'app')).should.equal('duplicate');
+          (await peer.accept('other-id', 'in', { n: 1 }, 'app\u0000k1', 'app')).should.equal('duplicate');
+          (await peer.accept('e2', 'in', { n: 2 }, undefined, 'app')).should.equal('new');
+          (await store.pendingInbox('in')).map((r) => r.eventId).should.eql(['e1']); // same receiver key, other instance
+          (await peer.pendingInbox('in')).map((r) => r.eventId).should.eql(['e2']);
+          (await peer.markHanded('in', ['e1'])).should.equal(0); // not the peer's to mark
+          (await store.pendingInbox('in')).map((r) => r.eventId).should.eql(['e1']);
+        });
+
+        it('share the outbox: one queueing per (subscriber, event), one holder per delivery', async function () {
+          (await store.enqueue('s', 'e1', 't', '{}', 0)).should.equal('new');
+          (await peer.enqueue('s', 'e1', 't', '{}', 0)).should.equal('duplicate');
+          const [mine] = await store.claim('s', { limit: 5, leaseMs: 50, ordered: false });
+          (await peer.claim('s', { limit: 5, leaseMs: LONG, ordered: false })).should.eql([]);
+          await sleep(120);
+          const [theirs] = await peer.claim('s', { limit: 5, leaseMs: LONG, ordered: false });
+          theirs.delivery.id.should.equal(mine.delivery.id);
+          (await store.recordDelivered(mine.delivery.id, mine.token, 200)).should.be.false();
+          (await peer.recordDelivered(theirs.delivery.id, theirs.token, 200)).should.be.true();
+          (await store.counts('s')).should.eql({ queued: 0, delivered: 1, dead: 0 });
+        });
+      });
+    }
 
     it('rejects calls once closed', async function () {
       await store.close();
