@@ -15,7 +15,7 @@ import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/d
 import { typeFilter } from '../core/delivery/type-filter';
 import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
-import type { Delivery, DeliveryState } from '../core/store/event-store';
+import type { Delivery, DeliveryState } from '../core/store/store-contract';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import { registerType } from './register-type';
@@ -43,7 +43,7 @@ interface DispatchCredentials {
 }
 
 export interface DispatchNode extends Node<DispatchCredentials> {
-  deliveries(state: DeliveryState, limit: number, offset: number): Delivery[];
+  deliveries(state: DeliveryState, limit: number, offset: number): Promise<Delivery[]>;
   replay(id?: number): Promise<number>;
 }
 
@@ -52,6 +52,8 @@ type Done = (err?: Error) => void;
 
 const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const STATUS_INTERVAL_MS = 500;
+/** A claim's lease beyond the attempt's timeout: recording the outcome, a slow event loop. */
+const LEASE_MARGIN_MS = 30_000;
 
 function number(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
@@ -91,7 +93,10 @@ export default function register(RED: NodeAPI): void {
     if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state must be queued, delivered or dead' });
     const limit = number(req.query.limit, 50, 1, 500);
     const offset = number(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
-    res.json(node.deliveries(state, limit, offset).map(({ body: _body, ...rest }) => rest));
+    node.deliveries(state, limit, offset).then(
+      (rows) => res.json(rows.map(({ body: _body, ...rest }) => rest)),
+      (err: Error) => res.status(500).json({ error: err.message }),
+    );
   });
 
   RED.httpAdmin.post('/dingtalk-dispatch/:id/replay', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
@@ -200,6 +205,8 @@ export default function register(RED: NodeAPI): void {
           schedule,
           concurrency,
           ordered,
+          // A claim holds a delivery for longer than its attempt may take (the lease needs no renewal).
+          leaseMs: timeoutMs + LEASE_MARGIN_MS,
           jitter: 0.1,
           attempt: async (d) => {
             const attempt = buildAttempt({ format, url: (url as URL).href, headers, subscriber: node.id, secret: creds.secret, cipher }, d.eventId, d.body, Date.now());
@@ -232,22 +239,30 @@ export default function register(RED: NodeAPI): void {
         })
       : undefined;
 
+    // Counts are asked of the store, which answers later: only the latest answer is painted.
+    let statusAsked = 0;
     const status = new RateLimitedCall(() => {
       if (closed) return;
       if (!store || problems.length > 0) {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
         return;
       }
-      let counts: Record<DeliveryState, number>;
-      try {
-        counts = store.counts(node.id);
-        storeSpell.worked('status', 'read');
-      } catch (err) {
-        storeSpell.failed(err, 'status', 'read'); // skipped this time, asked again after the interval
-        node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
-        status.request();
-        return;
-      }
+      const asked = ++statusAsked;
+      store.counts(node.id).then(
+        (counts) => {
+          if (closed || asked !== statusAsked) return;
+          storeSpell.worked('status', 'read');
+          paintCounts(counts);
+        },
+        (err: unknown) => {
+          if (closed || asked !== statusAsked) return;
+          storeSpell.failed(err, 'status', 'read'); // skipped this time, asked again after the interval
+          node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+          status.request();
+        },
+      );
+    }, STATUS_INTERVAL_MS);
+    const paintCounts = (counts: Record<DeliveryState, number>) => {
       if (storeSpell.failing) {
         node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
       } else if (worker?.failingSince !== undefined) {
@@ -256,14 +271,14 @@ export default function register(RED: NodeAPI): void {
       } else {
         node.status({ fill: counts.dead > 0 ? 'yellow' : 'green', shape: 'dot', text: t('status.counts', { queued: counts.queued, delivered: counts.delivered, dead: counts.dead }) });
       }
-    }, STATUS_INTERVAL_MS);
+    };
     status.runNow();
     worker?.start();
 
     // Delivered records are kept dingtalkDispatchKeepDeliveredDays (default 7) for the dialog and logs;
     // the store's housekeeper forgets them after that (store-housekeeping.ts).
 
-    node.deliveries = (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
+    node.deliveries = async (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
     node.replay = async (id) => {
       if (!store) return 0;
       const n = await store.replay(node.id, id);

@@ -4,7 +4,7 @@
  * and its reports in the runtime's log, in the runtime's language.
  */
 import type { NodeAPI } from 'node-red';
-import type { OrphanKind } from '../core/store/event-store';
+import type { OrphanKind } from '../core/store/store-contract';
 import type { HousekeeperConfig } from '../core/store/housekeeper';
 import { deployedNodes } from './deployed-nodes';
 import { flowsRunning, onFlowsStarted, onFlowsStopping } from './runtime-events';

@@ -4,6 +4,7 @@
 // nor resend in a loop when the store cannot record an outcome.
 require('should');
 const { EventStore } = require('../../core/store/event-store');
+const { SqliteHubStore } = require('../../core/store/sqlite-hub-store');
 const { DeliveryWorker, systemClock, STORE_PAUSE_MS } = require('../../core/delivery/worker');
 
 const { sleep, waitFor } = require('../support/wait');
@@ -28,7 +29,7 @@ describe('core/delivery worker while waiting (real clock)', function () {
   });
   const clock = { now: () => Date.now(), setTimer: (fn, ms) => { armed += 1; return systemClock.setTimer(fn, ms); }, clearTimer: (t) => systemClock.clearTimer(t) };
   const make = (options) => {
-    worker = new DeliveryWorker({ subscriber: 's', store, clock, schedule: [0, 60000, 60000], concurrency: 4, ordered: false, ...options });
+    worker = new DeliveryWorker({ subscriber: 's', store: new SqliteHubStore(store), clock, schedule: [0, 60000, 60000], concurrency: 4, ordered: false, ...options });
     return worker;
   };
 
@@ -88,7 +89,7 @@ describe('core/delivery worker while waiting (real clock)', function () {
     const shifted = { ...clock, now: () => Date.now() + offset };
     const posts = [];
     const delivered = [];
-    worker = new DeliveryWorker({ subscriber: 's', store, clock: shifted, schedule: [0, 60000], concurrency: 4, ordered: false,
+    worker = new DeliveryWorker({ subscriber: 's', store: new SqliteHubStore(store), clock: shifted, schedule: [0, 60000], concurrency: 4, ordered: false,
       attempt: async (d) => { posts.push(d.eventId); return answer(200); }, onDelivered: (o) => delivered.push(o.delivery.eventId), onStoreError: () => {} });
     await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
     const record = store.recordDelivered.bind(store);
@@ -117,7 +118,7 @@ describe('core/delivery worker while waiting (real clock)', function () {
     const shifted = { ...clock, now: () => Date.now() + offset };
     const kept = new Map();
     const posts = [];
-    const options = { subscriber: 's', store, clock: shifted, schedule: [0, 60000], concurrency: 4, ordered: false, unrecorded: kept,
+    const options = { subscriber: 's', store: new SqliteHubStore(store), clock: shifted, schedule: [0, 60000], concurrency: 4, ordered: false, unrecorded: kept,
       attempt: async (d) => { posts.push(d.eventId); return answer(200); }, onStoreError: () => {} };
     await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
     const record = store.recordDelivered.bind(store);

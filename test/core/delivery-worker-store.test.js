@@ -4,6 +4,7 @@
 // tries again with back-off, and says once when the kind of call that failed works again.
 require('should');
 const { EventStore } = require('../../core/store/event-store');
+const { SqliteHubStore } = require('../../core/store/sqlite-hub-store');
 const { StoreBusyError } = require('../../core/store/busy-gate');
 const { DeliveryWorker, systemClock, STORE_PAUSE_MS, STORE_RETRY_MIN_MS } = require('../../core/delivery/worker');
 
@@ -41,7 +42,7 @@ describe('core/delivery worker when the store fails', function () {
       const errors = [];
       let recovered = 0;
       const posts = [];
-      worker = new DeliveryWorker({ subscriber: 's', store, schedule: [0, 60000], concurrency: 4, ordered,
+      worker = new DeliveryWorker({ subscriber: 's', store: new SqliteHubStore(store), schedule: [0, 60000], concurrency: 4, ordered,
         attempt: async (d) => { posts.push(d.eventId); return answer(200); },
         onStoreError: (err) => errors.push(err.code), onStoreRecovered: () => { recovered += 1; } });
       await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
@@ -77,7 +78,7 @@ describe('core/delivery worker when the store fails', function () {
     store.recordDelivered = (...args) => (busy ? Promise.reject(new StoreBusyError()) : record(...args));
     const events = [];
     const posts = [];
-    worker = new DeliveryWorker({ subscriber: 's', store, clock, schedule: [0, 60000], concurrency: 4, ordered: false,
+    worker = new DeliveryWorker({ subscriber: 's', store: new SqliteHubStore(store), clock, schedule: [0, 60000], concurrency: 4, ordered: false,
       attempt: async (d) => { posts.push(d.eventId); return answer(200); },
       onStoreError: () => events.push('error'), onStoreRecovered: () => events.push('recovered') });
     await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
@@ -108,7 +109,7 @@ describe('core/delivery worker when the store fails', function () {
     store.wakeAll = (...args) => (busy ? Promise.reject(new StoreBusyError()) : wakeAll(...args));
     const events = [];
     const posts = [];
-    worker = new DeliveryWorker({ subscriber: 's', store, clock, schedule: [0, 50, 60000], concurrency: 4, ordered: false, breakerThreshold: 1,
+    worker = new DeliveryWorker({ subscriber: 's', store: new SqliteHubStore(store), clock, schedule: [0, 50, 60000], concurrency: 4, ordered: false, breakerThreshold: 1,
       // e1 fails once (the breaker opens), then the endpoint answers again
       attempt: async (d) => { posts.push(d.eventId); return answer(d.eventId === 'e1' && posts.length === 1 ? 500 : 200); },
       onDelivered: (o) => events.push(`delivered ${o.delivery.eventId}`),

@@ -8,6 +8,7 @@ const path = require('node:path');
 const http = require('node:http');
 const crypto = require('node:crypto');
 const { EventStore } = require('../../core/store/event-store');
+const { SqliteHubStore } = require('../../core/store/sqlite-hub-store');
 const { DeliveryWorker } = require('../../core/delivery/worker');
 const { buildAttempt, storedEvent } = require('../../core/delivery/formats');
 const { createAgents, destroyAgents, httpSend } = require('../../core/delivery/http-send');
@@ -99,7 +100,7 @@ describe('core/delivery', function () {
     const fmt = { format, url: receiver.url, headers: options.headers || {}, subscriber: 'sub-1', secret: options.secret, cipher: options.cipher };
     worker = new DeliveryWorker({
       subscriber: 'sub-1',
-      store,
+      store: new SqliteHubStore(store),
       clock,
       schedule: parseSchedule(options.schedule || STANDARD_WEBHOOKS_SCHEDULE),
       concurrency: options.concurrency || 4,

@@ -35,8 +35,9 @@ function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
   let failMark = false;
   let failRead = false;
   const store = {
-    pendingInbox: () => [...rows].filter(([, r]) => !r.handed).map(([eventId, r]) => ({ eventId, message: r.message })),
-    pendingMessage: (_receiver, eventId) => (failRead ? busy() : rows.get(eventId) && !rows.get(eventId).handed ? rows.get(eventId).message : undefined),
+    // Asynchronous, like every store of the contract: answers come a turn later.
+    pendingInbox: async () => [...rows].filter(([, r]) => !r.handed).map(([eventId, r]) => ({ eventId, message: r.message })),
+    pendingMessage: async (_receiver, eventId) => (failRead ? busy() : rows.get(eventId) && !rows.get(eventId).handed ? rows.get(eventId).message : undefined),
     markHanded: async (_receiver, list) => {
       if (failMark) throw new Error('disk full');
       for (const id of list) rows.get(id).handed = true;
@@ -153,6 +154,7 @@ describe('core/handoff tracker', function () {
     w.rows.get('queued').handed.should.be.false(); // nothing is marked during a deploy
     w.node('delay', 'delay'); // the new instance
     w.tracker.flowsStarted();
+    await until('both emitted again (the store answers a turn later)', () => w.sent.length === 4);
     w.sent.slice(2).map((m) => m.dingtalk.eventId).sort().should.eql(['passed', 'queued']); // both again: safe
     w.sent.slice(2).every((m) => m.dingtalk.redelivered).should.be.true();
   });
@@ -187,7 +189,11 @@ describe('core/handoff tracker', function () {
     w.tracker.flowsStopping(); // "Modified Nodes" deploy of a
     w.tracker.sent(m2, undefined); // the runtime has no running a: dropped
     w.node('a'); // the new instance of a
+    // Resumed as soon as the receiver reports its re-emits, before the settle timer could run: in the
+    // runtime the new copies reach their nodes (the onSend hook) while they are emitted.
+    const reemitted = new Promise((resolve) => { w.receiver.reemitted = (n) => { w.receiver.reemittedCount = n; resolve(); }; });
     w.tracker.flowsStarted();
+    await reemitted;
     const again = w.sent.slice(3);
     again.map((m) => m.dingtalk.eventId).sort().should.eql(['held-by-replaced', 'sent-mid-deploy']);
     again.every((m) => m.dingtalk.redelivered === true).should.be.true();
@@ -224,11 +230,13 @@ describe('core/handoff tracker', function () {
     w.tracker.emit('in1', w.accept('early')); // pushed before the flows started
     w.sent.length.should.equal(0);
     w.tracker.flowsStarted();
+    await until('emitted (the store lists them a turn later)', () => w.sent.length === 3);
     w.sent.map((m) => m.dingtalk.eventId).sort().should.eql(['early', 'old-1', 'old-2']);
     w.sent.every((m) => m.dingtalk.redelivered).should.be.true();
     await tick(10); // no wires: each finished at once
     [...w.rows.values()].every((r) => r.handed).should.be.true();
     w.tracker.flowsStarted(); // a later deploy emits nothing more
+    await tick(10); // bounded: the store has answered
     w.sent.length.should.equal(3);
   });
 

@@ -10,11 +10,13 @@
  * is attempted until the last failure's retry time, then one delivery at a time probes the endpoint,
  * so a backlog neither hammers a dead system nor burns its attempts; the first success wakes them all.
  * Ordered mode delivers strictly one at a time in queue order, the head blocking the rest.
+ * Work is claimed from the store with a lease (the attempt's timeout plus a margin) and recorded with the
+ * claim's fencing token: the store decides what is due, on its own clock, and whoever holds a delivery.
  * The worker runs from timers, where an exception would end Node-RED: a store that fails (busy, locked
  * by another process, disk full) never makes it throw. It pauses, tells onStoreError, tries again with
  * back-off, and tells onStoreRecovered once the kind of call that failed works again.
  */
-import type { Delivery, EventStore } from '../store/event-store';
+import type { Claim, Delivery, OutboxStore } from '../store/store-contract';
 import { type StoreCall, StoreSpell } from '../store/store-spell';
 import { DeliveryError, type HttpResult } from './http-send';
 import { parseRetryAfter, retryDelay } from './schedule';
@@ -48,7 +50,9 @@ export interface Outcome {
 
 export interface WorkerOptions {
   subscriber: string;
-  store: EventStore;
+  store: OutboxStore;
+  /** How long a claim holds a delivery (default DEFAULT_LEASE_MS): longer than an attempt can take. */
+  leaseMs?: number;
   attempt: AttemptFn;
   schedule: readonly number[];
   concurrency: number;
@@ -77,7 +81,12 @@ export interface WorkerOptions {
 export interface UnrecordedDelivery {
   status: number;
   outcome: Outcome;
+  /** The fencing token of the latest claim of the delivery (claimed again meanwhile: refreshed). */
+  token: string;
 }
+
+/** A claim's lease when the caller names none: longer than any attempt (the longest timeout is 300 s). */
+export const DEFAULT_LEASE_MS = 330_000;
 
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
@@ -90,7 +99,11 @@ const RECHECK_MS = 1_000;
 
 export class DeliveryWorker {
   private readonly clock: Clock;
-  private readonly inFlight = new Set<number>();
+  /** Deliveries being attempted, with the token of their latest claim. */
+  private readonly inFlight = new Map<number, { token: string }>();
+  /** A pump is under way (it waits for the store); a wake meanwhile asks for one more after it. */
+  private pumping = false;
+  private pumpAgain = false;
   private timer: unknown;
   private timerAt = Infinity;
   private stopped = false;
@@ -172,26 +185,36 @@ export class DeliveryWorker {
     return this.pausedUntil === undefined ? this.openUntil : Math.max(this.openUntil, this.pausedUntil);
   }
 
-  /** In flight, or delivered but not yet recorded: neither may start again. */
-  private get busy(): ReadonlySet<number> {
-    return this.unrecorded.size === 0 ? this.inFlight : new Set([...this.inFlight, ...this.unrecorded.keys()]);
-  }
-
-  /** pump() from a timer: a store that cannot be read means a pause and a retry, never an exception. */
+  /**
+   * pump() from a timer: a store that cannot be read means a pause and a retry, never an exception. One
+   * pump at a time: a wake while one waits for the store asks for another right after it.
+   */
   private pumpGuarded(): void {
-    let asked: boolean;
-    try {
-      asked = this.pump();
-    } catch (err) {
-      this.readRetryMs = this.readRetryMs === 0 ? STORE_RETRY_MIN_MS : Math.min(STORE_PAUSE_MS, this.readRetryMs * 2);
-      this.pausedUntil = Math.max(this.pausedUntil ?? 0, this.clock.now() + this.readRetryMs);
-      this.storeFailed('read', err);
-      this.armRetry(this.pausedUntil);
+    if (this.pumping) {
+      this.pumpAgain = true;
       return;
     }
-    if (!asked) return; // held back without a word from the store: says nothing about it
-    this.readRetryMs = 0;
-    this.storeWorked('read');
+    this.pumping = true;
+    this.pump()
+      .then(
+        (asked) => {
+          if (!asked) return; // held back without a word from the store: says nothing about it
+          this.readRetryMs = 0;
+          this.storeWorked('read');
+        },
+        (err: unknown) => {
+          this.readRetryMs = this.readRetryMs === 0 ? STORE_RETRY_MIN_MS : Math.min(STORE_PAUSE_MS, this.readRetryMs * 2);
+          this.pausedUntil = Math.max(this.pausedUntil ?? 0, this.clock.now() + this.readRetryMs);
+          this.storeFailed('read', err);
+          this.armRetry(this.pausedUntil);
+        },
+      )
+      .finally(() => {
+        this.pumping = false;
+        if (!this.pumpAgain) return;
+        this.pumpAgain = false;
+        this.wake();
+      });
   }
 
   /** Arms the timer for `at` without asking the store (it just failed). */
@@ -216,7 +239,7 @@ export class DeliveryWorker {
   }
 
   /** Starts what is due; false when it did not ask the store (held back by a store pause). */
-  private pump(): boolean {
+  private async pump(): Promise<boolean> {
     const { store, subscriber, ordered } = this.options;
     const hold = this.holdUntil;
     if (hold !== undefined && this.clock.now() < hold) {
@@ -225,30 +248,38 @@ export class DeliveryWorker {
         if (this.timer === undefined || this.timerAt > hold) this.armRetry(hold);
         return false;
       }
-      this.armTimer(false);
+      await this.armTimer(false);
       return true;
     }
     this.pausedUntil = undefined;
     if (this.unrecorded.size > 0) this.recordUnrecorded();
     if (this.wakeOwed) this.wakeQueue();
-    const busy = this.busy;
     let started = 0;
     const free = this.limit - this.inFlight.size;
     if (free > 0) {
-      let batch: Delivery[];
-      if (ordered) {
-        const head = store.head(subscriber);
-        batch = head && head.nextAt <= this.clock.now() && !busy.has(head.id) ? [head] : [];
-      } else {
-        // Ids first (from the index alone): the rows in flight come back too and are skipped unread.
-        const ids = store.dueIds(subscriber, free + busy.size).filter((id) => !busy.has(id)).slice(0, free);
-        batch = ids.map((id) => store.get(id)).filter((d): d is Delivery => d !== undefined && d.state === 'queued');
-      }
-      for (const delivery of batch) this.run(delivery);
-      started = batch.length;
+      const claims = await store.claim(subscriber, { limit: free, leaseMs: this.options.leaseMs ?? DEFAULT_LEASE_MS, ordered });
+      for (const claim of claims) if (this.take(claim)) started += 1;
     }
-    this.armTimer(started > 0);
+    await this.armTimer(started > 0);
     return true;
+  }
+
+  /**
+   * Starts a claimed delivery, unless this worker holds it already: one in flight whose lease ran out, or
+   * one delivered whose mark is not written yet. Those keep the newer token and are not sent again.
+   */
+  private take(claim: Claim): boolean {
+    const id = claim.delivery.id;
+    const running = this.inFlight.get(id);
+    const unrecorded = this.unrecorded.get(id);
+    if (running) running.token = claim.token;
+    else if (unrecorded) unrecorded.token = claim.token;
+    else if (this.stopped) void this.options.store.release(id, claim.token).catch(() => undefined); // closing: free it
+    else {
+      this.run(claim);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -257,15 +288,17 @@ export class DeliveryWorker {
    * store pause. A settling attempt wakes the worker anyway, so nothing is armed while all slots are
    * busy; and a due time already past never arms a 0 ms timer twice in a row (no busy loop).
    */
-  private armTimer(startedSome: boolean): void {
+  private async armTimer(startedSome: boolean): Promise<void> {
     if (this.stopped) return;
     const { store, subscriber, ordered } = this.options;
     if (this.inFlight.size >= this.limit) return;
-    let next = ordered ? store.head(subscriber)?.nextAt : store.nextDueAt(subscriber, this.busy);
-    if (next === undefined) {
+    const dueIn = await store.nextDueIn(subscriber, ordered);
+    if (this.stopped) return;
+    if (dueIn === undefined) {
       this.clearTimer();
       return;
     }
+    let next = this.clock.now() + dueIn;
     const hold = this.holdUntil;
     if (hold !== undefined) next = Math.max(next, hold);
     if (next <= this.clock.now() && !startedSome) next = this.clock.now() + RECHECK_MS;
@@ -279,14 +312,16 @@ export class DeliveryWorker {
     this.timerAt = Infinity;
   }
 
-  private run(delivery: Delivery): void {
-    this.inFlight.add(delivery.id);
+  private run(claim: Claim): void {
+    const { delivery } = claim;
+    const held = { token: claim.token };
+    this.inFlight.set(delivery.id, held);
     const started = this.clock.now();
     this.options
       .attempt(delivery)
       .then(
-        (answer) => this.settle(delivery, started, answer.result, answer.ok ? undefined : answer.reason ?? `HTTP ${answer.result.status}`),
-        (err: unknown) => this.settle(delivery, started, undefined, err instanceof DeliveryError ? `${err.code}: ${err.message}` : String(err)),
+        (answer) => this.settle(delivery, held, started, answer.result, answer.ok ? undefined : answer.reason ?? `HTTP ${answer.result.status}`),
+        (err: unknown) => this.settle(delivery, held, started, undefined, err instanceof DeliveryError ? `${err.code}: ${err.message}` : String(err)),
       )
       .then(
         () => this.storeWorked('write'),
@@ -311,10 +346,11 @@ export class DeliveryWorker {
     this.recording = true;
     const pending = [...this.unrecorded];
     Promise.all(
-      pending.map(async ([id, { status, outcome }]) => {
-        await this.options.store.recordDelivered(id, status);
+      pending.map(async ([id, entry]) => {
+        // Not recorded (false): another worker holds the delivery now and records it; it was made all the same.
+        await this.options.store.recordDelivered(id, entry.token, entry.status);
         this.unrecorded.delete(id);
-        if (!this.stopped) this.options.onDelivered?.(outcome);
+        if (!this.stopped) this.options.onDelivered?.(entry.outcome);
       }),
     )
       .then(
@@ -352,7 +388,7 @@ export class DeliveryWorker {
       });
   }
 
-  private async settle(delivery: Delivery, started: number, result: HttpResult | undefined, failure: string | undefined): Promise<void> {
+  private async settle(delivery: Delivery, held: { token: string }, started: number, result: HttpResult | undefined, failure: string | undefined): Promise<void> {
     const { store, schedule } = this.options;
     const now = this.clock.now();
     const attempts = delivery.attempts + 1;
@@ -361,10 +397,11 @@ export class DeliveryWorker {
     const success = result !== undefined && status !== undefined && status >= 200 && status < 300 && failure === undefined;
 
     if (success) {
+      let recorded: boolean;
       try {
-        await store.recordDelivered(delivery.id, status);
+        recorded = await store.recordDelivered(delivery.id, held.token, status);
       } catch (err) {
-        this.unrecorded.set(delivery.id, { status, outcome });
+        this.unrecorded.set(delivery.id, { status, outcome, token: held.token });
         throw err; // -> a pause and one warning; the mark is written later (recordUnrecorded)
       }
       const wasDown = this.openUntil !== undefined;
@@ -372,7 +409,8 @@ export class DeliveryWorker {
       this.failingSince = undefined;
       this.openUntil = undefined;
       // Reported before the queue is woken: a store failing now must not swallow a delivery that was made.
-      if (!this.stopped) this.options.onDelivered?.(outcome);
+      // Not recorded: the lease ran out and another worker claimed the delivery; it reports its own attempt.
+      if (recorded && !this.stopped) this.options.onDelivered?.(outcome);
       if (wasDown) {
         try {
           await store.wakeAll(this.options.subscriber);
@@ -387,7 +425,7 @@ export class DeliveryWorker {
     outcome.error = failure ?? `HTTP ${status}`;
     this.consecutiveFailures += 1;
     this.failingSince ??= now;
-    let nextAt: number | undefined;
+    let retryInMs: number | undefined;
     if (status !== 410) {
       const retryAfter = status !== undefined && RETRY_AFTER_STATUSES.has(status)
         ? parseRetryAfter(headerValue(result?.headers['retry-after']), now)
@@ -395,13 +433,23 @@ export class DeliveryWorker {
       const delay = retryDelay(schedule, attempts, this.options.jitter ?? 0);
       // Retry-After may lengthen the wait, never shorten it: "0" or a date already past (clock skew)
       // would otherwise use up the whole schedule in a burst.
-      if (delay !== undefined) nextAt = now + Math.max(delay, Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS));
+      if (delay !== undefined) retryInMs = Math.max(delay, Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS));
     }
-    await store.recordFailed(delivery.id, { nextAt, status, error: outcome.error });
-    if (nextAt === undefined) {
-      if (!this.stopped) this.options.onDead?.(outcome);
+    // The store schedules the retry on its own clock; this worker's breaker uses this worker's.
+    let recorded: boolean;
+    try {
+      recorded = await store.recordFailed(delivery.id, held.token, { retryInMs, status, error: outcome.error });
+    } catch (err) {
+      // Not recorded: give the claim back, so the delivery is tried again after the store pause, not
+      // only when its lease runs out.
+      await store.release(delivery.id, held.token).catch(() => undefined);
+      throw err;
+    }
+    if (retryInMs === undefined) {
+      if (recorded && !this.stopped) this.options.onDead?.(outcome);
       return;
     }
+    const nextAt = now + retryInMs;
     // The endpoint looks down: hold everything back until this one's retry instead of hammering it.
     if (this.consecutiveFailures >= (this.options.breakerThreshold ?? 5)) this.openUntil = nextAt;
   }

@@ -21,14 +21,14 @@
  * `done`), reported once per node.
  */
 import type { ReceivedEvent } from '../receiver';
+import type { InboxStore } from '../store/store-contract';
 import { StoreSpell } from '../store/store-spell';
 
-/** What the tracker needs of a receiver's store (EventStore implements it). */
-export interface HandoffStore {
-  pendingInbox(receiver: string): { eventId: string; message: string }[];
-  pendingMessage(receiver: string, eventId: string): string | undefined;
-  markHanded(receiver: string, eventIds: readonly string[], stillDone?: (eventId: string) => boolean): Promise<number>;
-}
+/**
+ * What the tracker needs of a receiver's store: its part of the store contract. The store answers later
+ * (asynchronously): whatever changed meanwhile (a deploy, the event finished) is looked at again then.
+ */
+export type HandoffStore = Pick<InboxStore, 'pendingInbox' | 'pendingMessage' | 'markHanded'>;
 
 /** A receiver's way into the flow: `stamp` each message right before sending it. */
 export interface HandoffReceiver {
@@ -146,6 +146,9 @@ export class HandoffTracker {
   private readonly known = new WeakSet<object>();
   /** The failed queueing handed to its dispatch node again, whose outcome decides the next wait. */
   private probe: ReceivedEvent | undefined;
+  /** A pass of emitLost is under way (it waits for the store); another is asked for when it ends. */
+  private emitting = false;
+  private emitAgain = false;
   /** The store calls run from timers and runtime events: logged once per failing spell, and when it ends. */
   private readonly storeSpell: StoreSpell;
 
@@ -287,10 +290,11 @@ export class HandoffTracker {
         return false;
       });
     }
+    const reads: Promise<void>[] = [];
     for (const [key, registered] of this.receivers) {
       if (registered.started) continue;
       registered.started = true;
-      this.readPending(key, registered);
+      reads.push(this.readPending(key, registered));
     }
     // A receiver deleted by this deploy: its stored rows stay for a receiver of that key to pick up.
     const orphans = new Map<string, number>();
@@ -301,6 +305,12 @@ export class HandoffTracker {
     }
     for (const [receiver, count] of orphans) this.host.orphaned(receiver, count);
     this.emitLost();
+    // The stored events nobody follows are emitted once the store has listed them (unless a deploy began).
+    if (reads.length > 0) {
+      void Promise.all(reads).then(() => {
+        if (!this.deploying) this.emitLost();
+      });
+    }
   }
 
   /** Stops every timer (the runtime is going away); entries are kept for a later start. */
@@ -313,20 +323,25 @@ export class HandoffTracker {
    * A receiver that starts picks up its stored events nobody follows (lost). When the store cannot list
    * them (busy, failing), they are listed again shortly, not only at the next deploy or restart.
    */
-  private readPending(key: string, registered: { receiver: HandoffReceiver }): void {
+  private async readPending(key: string, registered: { receiver: HandoffReceiver }): Promise<void> {
     const store = registered.receiver.store();
     let rows: { eventId: string }[];
     try {
-      rows = store ? store.pendingInbox(key) : [];
+      rows = store ? await store.pendingInbox(key) : [];
       if (store) this.storeSpell.worked('', 'read');
     } catch (err) {
       this.storeSpell.failed(err, '', 'read');
+      if (this.receivers.get(key) !== registered) return; // replaced meanwhile: its successor lists them
       this.unread.add(key);
       this.readAgainLater();
       return;
     }
+    // Replaced meanwhile (a deploy): the receiver now registered under the key lists them at its start.
+    if (this.receivers.get(key) !== registered) return;
     this.unread.delete(key);
     for (const row of rows) {
+      // Followed already (emitted live while the store listed): not lost. One handed on meanwhile is
+      // found so when emitLost asks the store for its message.
       if (!this.entries.has(entryKey(key, row.eventId))) this.entry(key, row.eventId).lost = true;
     }
   }
@@ -339,12 +354,15 @@ export class HandoffTracker {
         this.readAgainLater(); // a receiver the deploy keeps is not listed by flowsStarted
         return;
       }
+      const reads: Promise<void>[] = [];
       for (const key of [...this.unread]) {
         const registered = this.receivers.get(key);
-        if (registered?.started) this.readPending(key, registered);
+        if (registered?.started) reads.push(this.readPending(key, registered));
         else this.unread.delete(key); // gone, or waiting for its start, which lists it
       }
-      this.emitLost();
+      void Promise.all(reads).then(() => {
+        if (!this.deploying) this.emitLost();
+      });
     }, this.sweepEveryMs);
     this.unreadTimer.unref?.();
   }
@@ -386,21 +404,43 @@ export class HandoffTracker {
     return sent;
   }
 
+  /**
+   * Emits again every lost event whose receiver runs, with its stored message. One pass at a time: a call
+   * while one runs asks for one more pass after it. Each event is looked at again after its store
+   * answered: followed anew, finished, or caught by a deploy meanwhile, it is left alone.
+   */
   private emitLost(): void {
+    if (this.emitting) {
+      this.emitAgain = true;
+      return;
+    }
+    this.emitting = true;
+    void this.emitLostPass().finally(() => {
+      this.emitting = false;
+      if (!this.emitAgain) return;
+      this.emitAgain = false;
+      if (!this.deploying) this.emitLost();
+    });
+  }
+
+  private async emitLostPass(): Promise<void> {
     const counts = new Map<string, number>();
     for (const entry of [...this.entries.values()]) {
-      if (!entry.lost) continue;
+      if (!entry.lost || this.deploying) continue;
       const registered = this.receivers.get(entry.receiver);
       if (!registered?.started) continue; // waits for a receiver of its key
       const store = registered.receiver.store();
       let text: string | undefined;
       try {
-        text = store?.pendingMessage(entry.receiver, entry.eventId);
+        text = store ? await store.pendingMessage(entry.receiver, entry.eventId) : undefined;
         if (store) this.storeSpell.worked('', 'read');
       } catch (err) {
         this.storeSpell.failed(err, '', 'read'); // tried again at the next sweep
         continue;
       }
+      // While the store answered: the event may have been emitted (or forgotten), or a deploy begun.
+      if (this.entries.get(entryKey(entry.receiver, entry.eventId)) !== entry || !entry.lost || this.deploying) continue;
+      if (this.receivers.get(entry.receiver) !== registered) continue; // the next receiver of its key emits it
       if (text === undefined) {
         // Handed on already, not in this store, or the receiver has no store now (a Stream app left
         // without stream-in nodes): nothing to emit; a stored row waits for the next start.

@@ -231,7 +231,8 @@ export class EventStore {
   private walSync: WalSync | undefined;
   private statements!: ReturnType<typeof prepareStatements>;
   private readonly commit: GroupCommit;
-  private readonly now: () => number;
+  /** The store's clock (ms): due times and leases are judged on it. */
+  readonly now: () => number;
   /** Accepts waiting for the current batch, so a duplicate arriving meanwhile is recognised. */
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Durable batches between their commit and their acknowledgement. */

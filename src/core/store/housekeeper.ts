@@ -12,22 +12,10 @@
  * loop long. A spell that fails (a busy or failing store) is reported once and tried again later; the
  * next spell that succeeds ends the failing spell.
  */
-import type { OrphanKind, OrphanMark } from './event-store';
+import type { HousekeepingStore, OrphanKind, OrphanMark } from './store-contract';
 
-/** What the housekeeper needs of the store (EventStore implements it). */
-export interface HousekeptStore {
-  pruneInbox(before: number, limit: number): number;
-  pruneAllDelivered(before: number, limit: number): number;
-  subscribers(): string[];
-  receivers(): string[];
-  queueSize(subscriber: string): number;
-  pendingCount(receiver: string): number;
-  dropQueue(subscriber: string, limit: number): number;
-  giveUpPending(receiver: string, limit: number): number;
-  orphanMarks(): OrphanMark[];
-  markOrphan(kind: OrphanKind, id: string, since: number): void;
-  clearOrphan(kind: OrphanKind, id: string): void;
-}
+/** What the housekeeper needs of the store: its part of the store contract. */
+export type HousekeptStore = HousekeepingStore;
 
 /** Which subscribers and receivers the deployed flows hold (read after each deploy). */
 export interface DeployedNodes {
@@ -184,28 +172,30 @@ export class Housekeeper {
    * Runs `step` (one batch) until a batch takes fewer than a full batch, or `still` turns false; resolves
    * with the total.
    */
-  private async inBatches(step: () => number, still: () => boolean = () => true): Promise<number> {
+  private async inBatches(step: () => Promise<number>, still: () => boolean = () => true): Promise<number> {
     let total = 0;
     for (;;) {
       if (!still()) return total;
-      const n = this.call(step);
+      const n = await this.call(step);
       total += n;
       if (n < this.batch) return total;
       await yieldTurn();
     }
   }
 
-  /** Every store call goes through here: none once stopped. */
-  private call<T>(fn: () => T): T {
+  /** Every store call goes through here: none once stopped (also not after an answer arrives). */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.stopped) throw STOPPED;
-    return fn();
+    const answer = await fn();
+    if (this.stopped) throw STOPPED;
+    return answer;
   }
 
   private async orphans(deployed: DeployedNodes, now: number): Promise<void> {
     const grace = this.config.orphanGraceMs();
     const marks = new Map<string, OrphanMark>();
-    for (const mark of this.call(() => this.store.orphanMarks())) marks.set(`${mark.kind}\u0000${mark.id}`, mark);
-    const kinds: { kind: OrphanKind; ids: () => string[]; exists: (id: string) => boolean; rows: (id: string) => number; letGo: (id: string) => number }[] = [
+    for (const mark of await this.call(() => this.store.orphanMarks())) marks.set(`${mark.kind}\u0000${mark.id}`, mark);
+    const kinds: { kind: OrphanKind; ids: () => Promise<string[]>; exists: (id: string) => boolean; rows: (id: string) => Promise<number>; letGo: (id: string) => Promise<number> }[] = [
       {
         kind: 'subscriber',
         ids: () => this.store.subscribers(),
@@ -226,25 +216,26 @@ export class Housekeeper {
     // judged or let go against the flows read before it; the spell the deploy asked for judges anew.
     const current = () => this.deployed === deployed;
     for (const { kind, ids, exists, rows, letGo } of kinds) {
-      for (const id of this.call(ids)) {
+      for (const id of await this.call(ids)) {
         if (!current()) return;
         const key = `${kind}\u0000${id}`;
         const mark = marks.get(key);
         marks.delete(key);
         if (exists(id)) {
           if (mark) {
-            this.call(() => this.store.clearOrphan(kind, id));
+            await this.call(() => this.store.clearOrphan(kind, id));
             this.config.report.returned(kind, id);
           }
           continue;
         }
-        const count = this.call(() => rows(id));
+        const count = await this.call(() => rows(id));
+        if (!current()) return; // a deploy came while the store answered: judged anew by its spell
         if (count === 0) {
-          if (mark) this.call(() => this.store.clearOrphan(kind, id));
+          if (mark) await this.call(() => this.store.clearOrphan(kind, id));
           continue;
         }
         if (!mark) {
-          this.call(() => this.store.markOrphan(kind, id, now));
+          await this.call(() => this.store.markOrphan(kind, id, now));
           this.config.report.orphaned(kind, id, count, now + grace);
           this.deadline(now + grace);
         } else if (now - mark.since < grace) {
@@ -252,14 +243,14 @@ export class Housekeeper {
         } else {
           const removed = await this.inBatches(() => letGo(id), current);
           if (!current()) return; // its mark stays: judged again against the new flows
-          this.call(() => this.store.clearOrphan(kind, id));
+          await this.call(() => this.store.clearOrphan(kind, id));
           this.config.report.removed(kind, id, removed);
         }
       }
     }
     // Marks of ids with no rows left at all (a queue emptied some other way): nothing to wait for.
     if (!current()) return;
-    for (const mark of marks.values()) this.call(() => this.store.clearOrphan(mark.kind, mark.id));
+    for (const mark of marks.values()) await this.call(() => this.store.clearOrphan(mark.kind, mark.id));
   }
 
   private deadline(at: number): void {

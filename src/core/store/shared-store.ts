@@ -1,16 +1,18 @@
 /**
- * One EventStore per database file for the whole runtime, shared by every node that uses it and
+ * One store (the SQLite back end of the store contract) per database file for the whole runtime, shared by every node that uses it and
  * closed when the last of them lets go (a full redeploy closes and reopens it, which is cheap). While it
  * is open, one housekeeper (housekeeper.ts) keeps it from growing, whatever nodes use it.
  * What the store reports about its file (file-recovery.ts) is told once, to the longest-standing
  * user that gave a listener: not once per node, and never to a node that has let go.
  */
 import { EventStore, type StoreOptions } from './event-store';
+import { SqliteHubStore } from './sqlite-hub-store';
+import type { HubStore } from './store-contract';
 import type { StoreEventListener } from './file-recovery';
 import { Housekeeper, type HousekeeperConfig } from './housekeeper';
 
 interface OpenStore {
-  store: EventStore;
+  store: SqliteHubStore;
   users: number;
   listeners: Set<StoreEventListener>;
   /** The store's one housekeeper, started by the first user that brings its configuration. */
@@ -25,7 +27,8 @@ export interface LeaseOptions extends StoreOptions {
 }
 
 export interface StoreLease {
-  store: EventStore;
+  /** Users see the contract only: every call is asynchronous, whatever the back end. */
+  store: HubStore;
   release(): void;
 }
 
@@ -39,7 +42,7 @@ export function acquireStore(path: string, options: LeaseOptions = {}): StoreLea
     const listeners = new Set<StoreEventListener>();
     const onEvent: StoreEventListener = (event) => listeners.values().next().value?.(event);
     const { housekeeping: _housekeeping, ...storeOptions } = options;
-    entry = { store: new EventStore(path, { ...storeOptions, onEvent }), users: 0, listeners };
+    entry = { store: new SqliteHubStore(new EventStore(path, { ...storeOptions, onEvent })), users: 0, listeners };
     open.set(path, entry);
   }
   if (options.housekeeping && !entry.housekeeper) {
@@ -61,7 +64,9 @@ export function acquireStore(path: string, options: LeaseOptions = {}): StoreLea
       if (held.users === 0 && open.get(path) === held) {
         open.delete(path);
         held.housekeeper?.stop(); // before the store closes: a spell under way makes no further call
-        held.store.close(); // may still report (a lost file restored on close): to this last user
+        // Closes at once, synchronously inside: it may still report (a lost file restored on close) to this
+        // last user; a failure to close is the file's last word, not a reason to throw at a node closing.
+        held.store.close().catch(() => undefined);
       }
       if (listener) held.listeners.delete(listener);
     },

@@ -9,6 +9,7 @@ const path = require('node:path');
 const Database = require('better-sqlite3');
 const { EventStore } = require('../../../core/store/event-store');
 const { Housekeeper } = require('../../../core/store/housekeeper');
+const { SqliteHubStore } = require('../../../core/store/sqlite-hub-store');
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -42,7 +43,7 @@ describe('core/store housekeeper', function () {
     failed: (err) => reports.push(['failed', err.message]),
   };
   /** A housekeeper on `on` (the store by default) with a 7-day window and grace, 1-day keep-delivered. */
-  function keeper(options = {}, on = store) {
+  function keeper(options = {}, on = new SqliteHubStore(store)) {
     const k = new Housekeeper(on, {
       dedupMs: () => 7 * DAY,
       keepDeliveredMs: () => DAY,
@@ -193,7 +194,7 @@ describe('core/store housekeeper', function () {
   it('stops letting go of a queue as soon as a deploy starts half-way through: the node may be back', async function () {
     await queue('sub', ['e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
     let deploying = false;
-    const watched = new Proxy(store, {
+    const watched = new Proxy(new SqliteHubStore(store), {
       get(target, prop) {
         const value = target[prop];
         if (prop === 'dropQueue') {
@@ -251,7 +252,7 @@ describe('core/store housekeeper', function () {
 
   it('reports a failing store once per failing spell, and again after it has worked in between', async function () {
     let failing = true;
-    const busy = new Proxy(store, {
+    const busy = new Proxy(new SqliteHubStore(store), {
       get(target, prop) {
         const value = target[prop];
         if (prop === 'pruneInbox') return (...args) => { if (failing) throw new Error('SQLITE_BUSY: database is locked'); return value.apply(target, args); };

@@ -1,0 +1,130 @@
+/**
+ * The one contract every store back end of the hub implements (the embedded SQLite file today, a shared
+ * server later): everything the receivers, the hand-off tracker, the dispatch nodes, their delivery
+ * workers and the housekeeper ask of durable state. Every call is asynchronous, so a back end that talks
+ * to a server over the network fits behind it; nothing outside a back end may assume an answer arrives in
+ * the same turn of the event loop.
+ *
+ * Inbox: events a receiver acknowledged. It is also the de-duplication window: an event id, and a content
+ * key, is recognised per scope (the app that received it) until the housekeeper prunes it. Each accepted
+ * event is "pending" for the instance that accepted it and its receiver until markHanded: hand-off state is
+ * keyed by (instanceId, receiver key), because every instance of a scaled-out hub runs nodes with the same
+ * ids. A back end with a single process (SQLite) has a single instance id.
+ *
+ * Outbox: one delivery per (subscriber, event). A worker claims due deliveries with a lease; each claim
+ * carries a fencing token, and an outcome is recorded only with the token of the latest claim, so a worker
+ * whose lease ran out (and whose delivery another worker claimed) cannot overwrite the newer attempt. A
+ * lease that runs out without an outcome makes the delivery claimable again (its holder died or hung).
+ * Ordered mode: only a subscriber's oldest queued delivery (the head) may be claimed, and only while no
+ * one holds it.
+ *
+ * The circuit breaker of a subscriber lives in its worker today (one process delivers each queue), so it
+ * is not part of this contract yet; a back end shared by several processes will add it here.
+ */
+import type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark } from './event-store';
+
+export type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark };
+
+/** A delivery taken by a worker: attempt it, then record the outcome with `token`. */
+export interface Claim {
+  delivery: Delivery;
+  /** The fencing token of this claim: only the latest claim's token records an outcome. */
+  token: string;
+  /** When the lease ends (store clock, ms); afterwards the delivery may be claimed again. */
+  leaseUntil: number;
+}
+
+export interface ClaimOptions {
+  /** At most this many deliveries (ordered mode: at most 1). */
+  limit: number;
+  /** How long the claim holds the delivery: the attempt's timeout plus a margin. */
+  leaseMs: number;
+  /** Only the head of the queue, strictly in queue order. */
+  ordered: boolean;
+}
+
+/**
+ * A failed attempt: queued again `retryInMs` from now on the store's clock (never a worker's: the clocks
+ * of several machines disagree), or a dead letter when `retryInMs` is undefined.
+ */
+export interface FailedOutcome {
+  retryInMs?: number;
+  status?: number;
+  error?: string;
+}
+
+/** The inbox: acceptance with de-duplication, and hand-off state. */
+export interface InboxStore {
+  /** This process's id: the key of its hand-off state (with the receiver key). */
+  readonly instanceId: string;
+  /**
+   * Records an event `receiver` received for the app `scope` unless that app already has its id, or its
+   * `contentKey` (already scoped to the app). Resolves 'new' only once the event is durable (only then may
+   * DingTalk be told `success`), 'duplicate' when the app has it; rejects when it could not be stored.
+   */
+  accept(eventId: string, receiver: string, message: unknown, contentKey?: string, scope?: string): Promise<'new' | 'duplicate'>;
+  /** This instance's events of `receiver` not handed on yet, oldest first. */
+  pendingInbox(receiver: string): Promise<InboxRow[]>;
+  /** The stored message (JSON text) of one of them; undefined when handed on or unknown. */
+  pendingMessage(receiver: string, eventId: string): Promise<string | undefined>;
+  /**
+   * Marks events handed on; `stillDone` is asked again when the write runs (a message may have been sent
+   * on meanwhile). Resolves with how many changed.
+   */
+  markHanded(receiver: string, eventIds: readonly string[], stillDone?: (eventId: string) => boolean): Promise<number>;
+}
+
+/** The outbox: queueing, claiming, outcomes, dead letters. */
+export interface OutboxStore {
+  /** Queues a delivery of `body` to `subscriber`, due after `delayMs`; 'duplicate' if it has the event already. */
+  enqueue(subscriber: string, eventId: string, eventType: string, body: string, delayMs?: number): Promise<'new' | 'duplicate'>;
+  /** Takes due deliveries not held by a live lease, earliest due first (ordered mode: the head only). */
+  claim(subscriber: string, options: ClaimOptions): Promise<Claim[]>;
+  /**
+   * In how many ms claim() could next return something (a due time, or the end of a lease; 0 or less when
+   * something is due now); undefined when the queue is empty. Relative, so that a worker never compares
+   * the store's clock with its own. Ordered mode looks at the head only.
+   */
+  nextDueIn(subscriber: string, ordered: boolean): Promise<number | undefined>;
+  /** The delivery succeeded; false (nothing changed) when `token` is not the latest claim's. */
+  recordDelivered(id: number, token: string, status: number): Promise<boolean>;
+  /** The attempt failed: rescheduled or dead; false (nothing changed) when `token` is not the latest claim's. */
+  recordFailed(id: number, token: string, outcome: FailedOutcome): Promise<boolean>;
+  /** Gives a claim back without an outcome (a worker closing before it started it): claimable at once. */
+  release(id: number, token: string): Promise<boolean>;
+  /** The endpoint answers again: everything queued becomes due now. */
+  wakeAll(subscriber: string): Promise<void>;
+  counts(subscriber: string): Promise<Record<DeliveryState, number>>;
+  /** Newest first. */
+  list(subscriber: string, state: DeliveryState, limit?: number, offset?: number): Promise<Delivery[]>;
+  /** Puts dead letters back in the queue (one by id, or all of the subscriber's); resolves with how many. */
+  replay(subscriber: string, id?: number): Promise<number>;
+}
+
+/** What the housekeeper (housekeeper.ts) needs: pruning, and letting go of orphans. */
+export interface HousekeepingStore {
+  /** Forgets up to `limit` handed-on inbox rows received before `before`; resolves with how many. */
+  pruneInbox(before: number, limit: number): Promise<number>;
+  /** Forgets up to `limit` delivered rows, of any subscriber, last updated before `before`. */
+  pruneAllDelivered(before: number, limit: number): Promise<number>;
+  /** Every subscriber with deliveries in any state. */
+  subscribers(): Promise<string[]>;
+  /** Every receiver with inbox rows, handed on or not. */
+  receivers(): Promise<string[]>;
+  queueSize(subscriber: string): Promise<number>;
+  /** How many of a receiver's events are not handed on. */
+  pendingCount(receiver: string): Promise<number>;
+  /** Deletes up to `limit` deliveries of a subscriber, in any state. */
+  dropQueue(subscriber: string, limit: number): Promise<number>;
+  /** Marks up to `limit` of a receiver's events handed on without emitting them (the receiver is gone). */
+  giveUpPending(receiver: string, limit: number): Promise<number>;
+  orphanMarks(): Promise<OrphanMark[]>;
+  /** Records when an orphan was first seen; an existing mark keeps its time. */
+  markOrphan(kind: OrphanKind, id: string, since: number): Promise<void>;
+  clearOrphan(kind: OrphanKind, id: string): Promise<void>;
+}
+
+export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore {
+  /** Lets go of the back end (after the last user); calls made afterwards reject. */
+  close(): Promise<void>;
+}
