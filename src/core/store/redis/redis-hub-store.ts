@@ -53,6 +53,8 @@ export interface RedisHubStoreOptions {
 
 export class RedisHubStore implements HubStore {
   readonly instanceId: string;
+  /** Several instances share it: a worker looks at its queue now and then (others queue work too). */
+  readonly shared = true;
   readonly target: string;
   private readonly connection: RedisConnection;
   private readonly instanceTimeoutMs: number;
@@ -149,12 +151,19 @@ export class RedisHubStore implements HubStore {
   }
 
   async recordDelivered(id: number, token: string, status: number): Promise<boolean> {
-    return num(await this.connection.script('complete', [id, token, 'delivered', status, '', 0])) === 1;
+    const reply = num(await this.connection.script('complete', [id, token, 'delivered', status, '', 0, '']));
+    if (reply === 2) {
+      // This success closed the shared breaker: everything held back is due now, for every instance.
+      const subscriber = String(await this.connection.command(['HGET', `${this.connection.prefix}d:${id}`, 's']));
+      await this.wakeAll(subscriber);
+    }
+    return reply >= 1;
   }
 
   async recordFailed(id: number, token: string, outcome: FailedOutcome): Promise<boolean> {
     const retry = outcome.retryInMs !== undefined;
-    const args = [id, token, retry ? 'retry' : 'dead', outcome.status ?? '', outcome.error ?? '', retry ? Math.max(0, Math.round(outcome.retryInMs as number)) : 0];
+    const retryIn = retry ? Math.max(0, Math.round(outcome.retryInMs as number)) : 0;
+    const args = [id, token, retry ? 'retry' : 'dead', outcome.status ?? '', outcome.error ?? '', retryIn, outcome.breakerThreshold ?? ''];
     return num(await this.connection.script('complete', args)) === 1;
   }
 

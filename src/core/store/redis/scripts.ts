@@ -21,6 +21,7 @@
  *           B s:<sub>:due                zset of queued ids not held by a lease, by due time
  *           B s:<sub>:lease              zset of held ids by lease end
  *           B s:<sub>:dead, s:<sub>:done zsets of ids by id
+ *           B s:<sub>:cb                 hash f failures in a row, t threshold, o open until (ms): the breaker
  *           B delivered                  zset of delivered ids by update time (pruning across subscribers)
  *           B subs                       set of subscribers
  *           B orphans                    hash <kind>\0<id> -> first seen (ms)
@@ -49,6 +50,13 @@ local function reap(sub, now)
     redis.call('ZREM', sk(sub, 'lease'), m)
     redis.call('ZADD', sk(sub, 'due'), now, m)
   end
+end
+-- The subscriber's circuit breaker, shared by every instance: open (nothing claimable) until o after
+-- t failures in a row; afterwards one probe at a time until a success closes it.
+local function breaker(sub)
+  local cb = redis.call('HMGET', sk(sub, 'cb'), 'f', 'o', 't')
+  local f, o, t = tonumber(cb[1]) or 0, tonumber(cb[2]) or 0, tonumber(cb[3])
+  return t ~= nil and f >= t and o > 0, o
 end
 local function handed(recv, id, scope)
   local ik = scope .. ':' .. id
@@ -221,6 +229,11 @@ local sub, limit, leaseMs, ordered = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3
 local now = now_ms()
 reap(sub, now)
 local batch = {}
+local open, openUntil = breaker(sub)
+if open then
+  if openUntil > now or redis.call('ZCARD', sk(sub, 'lease')) > 0 then return { now, now + leaseMs } end
+  limit = 1 -- the probe
+end
 if ordered then
   local head = redis.call('ZRANGE', sk(sub, 'q'), 0, 0)[1]
   if head then
@@ -266,12 +279,15 @@ else
   if l[2] and (not at or tonumber(l[2]) < at) then at = tonumber(l[2]) end
   if not at then return false end
 end
+local open, openUntil = breaker(sub)
+if open and openUntil > at then at = openUntil end
 return at - now
 `,
 
   /**
-   * ARGV: id, token, outcome ('delivered' | 'retry' | 'dead'), status ('' none), error ('' none), retry in ms.
-   * 1 recorded; 0 when the token is not the latest claim's (nothing changed).
+   * ARGV: id, token, outcome ('delivered' | 'retry' | 'dead'), status ('' none), error ('' none), retry in ms,
+   * breaker threshold ('' none). 1 recorded; 2 recorded, and it closed an open breaker (the queue should be
+   * woken); 0 when the token is not the latest claim's (nothing changed).
    */
   complete: `
 local id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -287,10 +303,18 @@ if outcome == 'delivered' then
   redis.call('HSET', dk, 'st', 'delivered')
   redis.call('ZADD', sk(sub, 'done'), id, m)
   redis.call('ZADD', B .. 'delivered', now, m)
-elseif outcome == 'retry' then
+  local wasOpen = breaker(sub)
+  redis.call('DEL', sk(sub, 'cb'))
+  if wasOpen then return 2 end
+  return 1
+end
+local failures = redis.call('HINCRBY', sk(sub, 'cb'), 'f', 1)
+if ARGV[7] ~= '' then redis.call('HSET', sk(sub, 'cb'), 't', ARGV[7]) end
+if outcome == 'retry' then
   local due = now + tonumber(ARGV[6])
   redis.call('HSET', dk, 'n', due)
   redis.call('ZADD', sk(sub, 'due'), due, m)
+  if ARGV[7] ~= '' and failures >= tonumber(ARGV[7]) then redis.call('HSET', sk(sub, 'cb'), 'o', due) end
 else
   redis.call('ZREM', sk(sub, 'q'), m)
   redis.call('HSET', dk, 'st', 'dead')
@@ -409,6 +433,7 @@ for _, set in ipairs({ 'q', 'dead', 'done' }) do
     n = n + 1
   end
 end
+if redis.call('ZCARD', sk(sub, 'q')) + redis.call('ZCARD', sk(sub, 'dead')) + redis.call('ZCARD', sk(sub, 'done')) == 0 then redis.call('DEL', sk(sub, 'cb')) end
 return n
 `,
 } as const;
