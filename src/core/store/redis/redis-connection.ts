@@ -114,7 +114,11 @@ export class RedisConnection {
     this.sender.on('reconnecting', () => this.down(new Error(this.lastError || 'reconnecting')));
     this.sender.on('ready', () => void this.check());
     // The first connect, and every reconnect after it, run in the background; failures arrive as 'error'.
-    this.sender.connect().catch((err: unknown) => this.down(err));
+    // A cluster says nothing like 'ready': its first connect ends with the promise.
+    this.sender.connect().then(
+      () => void this.check(),
+      (err: unknown) => this.down(err),
+    );
   }
 
   /** Up: connected and the server's settings allow acknowledging. */
