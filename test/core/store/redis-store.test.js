@@ -138,6 +138,26 @@ describe('Redis store back end', function () {
     (await s.pendingInbox('in')).map((r) => r.eventId).should.eql(['e1']);
   });
 
+  it('authenticates with a password from the settings; a wrong one is reported without the password', async function () {
+    const locked = await startRedis({ config: { requirepass: 'right-pw-1' } });
+    try {
+      const good = new RedisHubStore({ url: locked.url, password: 'right-pw-1', prefix: prefix() });
+      open.push(good);
+      await ready(good);
+      (await good.accept('e1', 'in', {}, undefined, 'app')).should.equal('new');
+      const events = [];
+      const bad = new RedisHubStore({ url: locked.url, password: 'wrong-pw-2', prefix: prefix() }, { onEvent: (e) => events.push(e) });
+      open.push(bad);
+      await waitFor(() => events.length > 0, { timeout: 10_000, what: 'the refusal to be reported' });
+      events[0].kind.should.equal('redis-down');
+      events[0].error.should.match(/WRONGPASS|invalid username-password|NOAUTH/i);
+      JSON.stringify(events).should.not.match(/wrong-pw-2|right-pw-1/);
+      bad.usable.should.be.false();
+    } finally {
+      await locked.stop();
+    }
+  });
+
   it('never writes a password into what it reports', async function () {
     const s = store({ url: server.url.replace('redis://', 'redis://hub:s3cret-pw@') });
     await waitFor(() => s.events.length > 0, { timeout: 10_000, what: 'an event' });
