@@ -11,6 +11,8 @@
 //   switch    bench/switch.js: dingtalk-event-switch vs core switch (extra)
 //   plainflow bench/plainflow.js: a flow without DingTalk nodes, with the package installed (and with a
 //             DingTalk event in flight) vs Node-RED without it
+//   redis     bench/redis.js: receive and dispatch with the store on Redis (appendfsync always / everysec)
+//             beside SQLite, and one vs two Node-RED instances on one Redis behind a round-robin proxy
 // Writes bench/results/latest.json (and latest.md, the README table; `--report` re-renders them from
 // latest.json without measuring). Environment:
 //   BENCH_ONLY=receive,dispatch   run some sections, keep the others' last results
@@ -28,6 +30,7 @@ const { installPackedModule, NodeRedProcess, waitFor } = require('../test/suppor
 const { candidatePort } = require('../test/support/ports');
 const { Child, pin } = require('./lib/child');
 const { plainflow } = require('./plainflow');
+const { redisSection, STORES } = require('./redis');
 const { peakRss, cpuMs } = require('./lib/proc');
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -48,6 +51,9 @@ const CONFIG = {
   receive: { connections: 50, warmupS: 3, roundS: QUICK ? 3 : 6, rounds: QUICK ? 1 : 3, fixedRate: 1000, fixedS: QUICK ? 3 : 8, readyPerSecond: 8000 },
   dispatch: { connections: 20, events: QUICK ? 1500 : 4000, warmupEvents: 500, rounds: QUICK ? 1 : 3, concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8) },
   backlog: { events: QUICK ? 20000 : 100000, connections: 32 },
+  redis: { connections: 50, warmupS: 2, roundS: QUICK ? 3 : 5, rounds: QUICK ? 1 : 3, fixedRate: 1000, fixedS: QUICK ? 3 : 5, readyPerSecond: 8000,
+    dispatchConnections: 20, warmupEvents: 300, events: QUICK ? 1000 : 2500, scaleEvents: QUICK ? 1500 : 3000,
+    concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8), loadCpu: LOAD_CPU },
   plainflow: { messages: QUICK ? 100000 : 1000000, passes: QUICK ? 5 : 20, warmupMessages: QUICK ? 20000 : 100000, chunk: 1000 },
 };
 const TARGETS = {
@@ -115,8 +121,9 @@ function backlogFlow(ctx, url) {
   ];
 }
 
-async function startRed(ctx, flow, userDir = ctx.userDir) {
-  const settings = { logging: { console: { level: 'warn', metrics: false, audit: false } } };
+/** options.settings: more settings.js entries (e.g. dingtalkStore); options.cpu: where to pin it (default Node-RED's CPU). */
+async function startRed(ctx, flow, userDir = ctx.userDir, options = {}) {
+  const settings = { logging: { console: { level: 'warn', metrics: false, audit: false } }, ...options.settings };
   if (process.env.BENCH_STORE_DIR) settings.dingtalkStorePath = path.join(fs.mkdtempSync(path.join(process.env.BENCH_STORE_DIR, 'dingtalk-bench-')), 'store.sqlite');
   const red = new NodeRedProcess(userDir, settings);
   const nodeOptions = process.env.NODE_OPTIONS;
@@ -127,7 +134,7 @@ async function startRed(ctx, flow, userDir = ctx.userDir) {
     if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = nodeOptions;
   }
-  pin(red.child.pid, RED_CPU);
+  pin(red.child.pid, 'cpu' in options ? options.cpu : RED_CPU);
   await red.deploy(flow);
   for (const node of flow.filter((n) => n.type === 'dingtalk-event-in' || n.type === 'http in')) {
     await waitFor(`route ${node.url}`, async () => (await fetch(`${red.nodeBase}${node.url}`, { method: 'POST' })).status !== 404);
@@ -291,6 +298,7 @@ const SECTIONS = {
   backlog,
   switch: (ctx) => script('switch.js', ctx),
   plainflow: (ctx) => plainflow(ctx, { config: CONFIG.plainflow, startRed, appNode }),
+  redis: (ctx) => redisSection(ctx, { config: CONFIG.redis, startRed, appNode }),
 };
 
 // --- report ----------------------------------------------------------------------------------------
@@ -365,6 +373,31 @@ function rows(r) {
     const c = x.cpuUsPerMessage;
     out.push(['plainflow: Node-RED CPU per msg, installed / in flight', `${c.installed} / ${c.inFlight} µs`, `${c.without} µs`,
       `${x.cpuRatio.installed.toFixed(2)} / ${x.cpuRatio.inFlight.toFixed(2)}`, '']);
+  }
+  if (r.redis) out.push(...redisRows(r.redis, n));
+  return out;
+}
+
+/** The redis section's rows: the dispatch rows compare Redis with SQLite, the scale rows two instances with one. */
+function redisRows(x, n) {
+  const out = [];
+  const names = Object.keys(STORES);
+  const rc = x.receive;
+  for (const name of names) {
+    out.push([`redis: receive pushes/s, ${STORES[name].label}`, n(rc.stores[name].rps), n(rc.baselineRps), rc.stores[name].ratio.toFixed(2), '']);
+  }
+  out.push([`redis: receive p99 at ${n(rc.latencyAtRps)} req/s, SQLite / always / everysec`, names.map((k) => rc.stores[k].p99Ms).join(' / ') + ' ms', '', '', '']);
+  const d = x.dispatch.stores;
+  out.push(['redis: deliveries/s to 1 endpoint, SQLite', n(d.sqlite.deliveriesPerSec), '', '', '']);
+  for (const name of names.filter((k) => k !== 'sqlite')) {
+    out.push([`redis: deliveries/s, ${STORES[name].label} (vs SQLite)`, n(d[name].deliveriesPerSec), n(d.sqlite.deliveriesPerSec),
+      (d[name].deliveriesPerSec / d.sqlite.deliveriesPerSec).toFixed(2), '']);
+  }
+  const [one, two] = [x.scale.instances[1], x.scale.instances[2]];
+  if (one && two) {
+    out.push(['redis: 2 vs 1 instances, pushes/s received via proxy', n(two.receivedPerSec), n(one.receivedPerSec), (two.receivedPerSec / one.receivedPerSec).toFixed(2), '']);
+    out.push(['redis: 2 vs 1 instances, deliveries/s', n(two.deliveriesPerSec), n(one.deliveriesPerSec), (two.deliveriesPerSec / one.deliveriesPerSec).toFixed(2), '']);
+    out.push([`redis: 2 vs 1 instances, machine CPU busy (${x.cpus} cores)`, `${two.machineBusyPercent} %`, `${one.machineBusyPercent} %`, '', '']);
   }
   return out;
 }

@@ -31,4 +31,15 @@ function cpuMs(pid) {
   }
 }
 
-module.exports = { peakRss, cpuMs };
+/** The whole machine's CPU time so far (/proc/stat, in ticks): busy (all but idle and iowait) and total. */
+function machineCpu() {
+  try {
+    const ticks = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return { busy: total - ticks[3] - ticks[4], total }; // idle, iowait
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
+module.exports = { peakRss, cpuMs, machineCpu };
