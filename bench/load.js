@@ -62,11 +62,15 @@ function load({ url, connections = 50, duration, amount, timeoutS = 10, ready = 
     ...(amount ? { amount } : { duration }),
   };
   const startedAt = Date.now();
+  // autocannon notices the end of an `amount` run on its next one-second tick, so its duration is
+  // rounded up to whole seconds: lastAt (the last answer) gives the real span
+  let lastAt = startedAt;
   return new Promise((resolve, reject) => {
-    autocannon(options, (err, r) => {
+    const instance = autocannon(options, (err, r) => {
       if (err) return reject(err);
       resolve({
         startedAt,
+        lastAt,
         seconds: r.duration,
         ok: r['2xx'],
         rps: r['2xx'] / r.duration,
@@ -77,6 +81,7 @@ function load({ url, connections = 50, duration, amount, timeoutS = 10, ready = 
         timeouts: r.timeouts,
       });
     });
+    instance.on('response', () => { lastAt = Date.now(); });
   });
 }
 

@@ -93,15 +93,19 @@ async function pushAndDeliver(ctx, url, events, { connections, pids = {}, proble
   await ctx.sink.call('reset');
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
   const machineBefore = machineCpu();
+  const began = Date.now();
   const l = await ctx.loader.call('load', { url, connections, amount: events, timeoutS: 30 });
   const s = await ctx.sink.call('waitFor', { total: l.ok, timeoutMs: 180000 }, 200000);
+  const wallMs = Date.now() - began;
   const machineAfter = machineCpu();
   if (s.total !== l.ok || l.ok < events) problems.push(`${name}: ${l.ok}/${events} pushes answered 2xx, ${s.total}/${l.ok} deliveries`);
   const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) - before[k]]));
   return {
-    receivedPerSec: l.rps,
+    receivedPerSec: l.ok / ((l.lastAt - l.startedAt) / 1000),
     deliveriesPerSec: s.total / ((s.lastAt - l.startedAt) / 1000),
     cpuMsPerDelivery: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, ms / s.total])),
+    // the bench's own processes against all cores, and the whole machine (other jobs included)
+    ownBusy: Object.values(cpu).reduce((a, b) => a + b, 0) / (wallMs * os.cpus().length),
     machineBusy: (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total),
   };
 }
@@ -109,6 +113,7 @@ async function pushAndDeliver(ctx, url, events, { connections, pids = {}, proble
 /** The median of each figure over rounds, CPU per delivery (ms) by process. */
 function medians(runs) {
   const out = { receivedPerSec: round(median(runs.map((r) => r.receivedPerSec))), deliveriesPerSec: round(median(runs.map((r) => r.deliveriesPerSec))) };
+  out.ownBusyPercent = round(100 * median(runs.map((r) => r.ownBusy)));
   out.machineBusyPercent = round(100 * median(runs.map((r) => r.machineBusy)));
   out.cpuMsPerDelivery = Object.fromEntries(Object.keys(runs[0].cpuMsPerDelivery).map((k) => [k, round(median(runs.map((r) => r.cpuMsPerDelivery[k])), 3)]));
   return out;
@@ -195,7 +200,7 @@ async function scale(ctx, { config: c, startRed, appNode, redisVersion }) {
     const flow = storesFlow(ctx, appNode, endpoint, c.concurrency).filter((n) => n.id !== 'hub-in' && !n.id.startsWith('core-'));
     const proxyUrl = await proxy.call('start');
     const out = { store: 'Redis, appendfsync always', redisVersion, pinned: false, eventsPerRound: c.scaleEvents, rounds: c.rounds,
-      dispatchConcurrency: c.concurrency, connections: c.dispatchConnections, instances: {} };
+      dispatchConcurrency: c.concurrency, connections: c.connections, instances: {} };
     for (const count of [1, 2]) {
       while (reds.length < count) {
         const red = await startRed(ctx, flow, extraUserDir(ctx, `scale-${reds.length + 1}`), { settings: storeSettings(redis, 'bench-scale'), cpu: ALL_CPUS });
@@ -205,7 +210,7 @@ async function scale(ctx, { config: c, startRed, appNode, redisVersion }) {
       await proxy.call('targets', { targets: reds.map((r) => r.nodeBase) });
       const pids = { redis: redis.child.pid, proxy: proxy.proc.pid, loader: ctx.loader.proc.pid, sink: ctx.sink.proc.pid };
       reds.forEach((r, i) => { pids[`nodeRed${i + 1}`] = r.child.pid; });
-      const once = (events, keep) => pushAndDeliver(ctx, `${proxyUrl}/hubd`, events, { connections: c.dispatchConnections, pids, problems: keep ? problems : [], name: `${count} instance(s)` });
+      const once = (events, keep) => pushAndDeliver(ctx, `${proxyUrl}/hubd`, events, { connections: c.connections, pids, problems: keep ? problems : [], name: `${count} instance(s)` });
       await once(c.warmupEvents, false);
       const runs = [];
       for (let r = 0; r < c.rounds; r++) runs.push(await once(c.scaleEvents, true));

@@ -397,7 +397,8 @@ function redisRows(x, n) {
   if (one && two) {
     out.push(['redis: 2 vs 1 instances, pushes/s received via proxy', n(two.receivedPerSec), n(one.receivedPerSec), (two.receivedPerSec / one.receivedPerSec).toFixed(2), '']);
     out.push(['redis: 2 vs 1 instances, deliveries/s', n(two.deliveriesPerSec), n(one.deliveriesPerSec), (two.deliveriesPerSec / one.deliveriesPerSec).toFixed(2), '']);
-    out.push([`redis: 2 vs 1 instances, machine CPU busy (${x.cpus} cores)`, `${two.machineBusyPercent} %`, `${one.machineBusyPercent} %`, '', '']);
+    out.push([`redis: 2 vs 1 instances, CPU busy of ${x.cpus} cores: bench / machine`, `${two.ownBusyPercent} / ${two.machineBusyPercent} %`,
+      `${one.ownBusyPercent} / ${one.machineBusyPercent} %`, '', '']);
   }
   return out;
 }
