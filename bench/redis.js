@@ -6,8 +6,8 @@
 //             against one baseline: core http in -> http response in the SQLite process, in the same rounds
 //   dispatch  dingtalk-event-in -> dingtalk-dispatch -> one endpoint on each of the three stores:
 //             deliveries/s counted at the endpoint, from the first push to the last delivery
-//   scale     one, then two Node-RED instances on one Redis (`appendfsync always`), the pushes spread by a
-//             round-robin proxy: pushes/s received (while delivering) and deliveries/s at the endpoint
+//   scale     one and two Node-RED instances on one Redis (`appendfsync always`), the pushes spread by a
+//             round-robin proxy, rounds alternating: pushes/s received (while delivering) and deliveries/s
 // Every redis-server is one of the bench's own (test/support/redis-server.js) on a loopback port, with
 // AOF on and the hub's durability 'server' (Debian's 7.0 has no WAITAOF): `appendfsync` decides what an
 // acknowledged event survives, `always` a crash of the server, `everysec` at most about a second lost.
@@ -188,37 +188,57 @@ async function stores(ctx, { config: c, startRed, appNode }) {
   }
 }
 
-/** One, then two instances on one Redis behind the round-robin proxy, every process free to use every CPU. */
+/**
+ * One and two instances on one Redis behind the round-robin proxy, every process free to use every CPU.
+ * Both instances run from the start and the rounds alternate (1, 2, 1, 2, …), so that a slow spell of
+ * the shared machine hits both alike: for a one-instance round the second is paused (SIGSTOP), since a
+ * running instance would take part in delivering (it polls the shared queue) even with no pushes of its own.
+ */
 async function scale(ctx, { config: c, startRed, appNode, redisVersion }) {
   const problems = [];
   for (const child of [ctx.loader, ctx.sink]) pin(child.proc.pid, ALL_CPUS);
   const proxy = new Child(path.join(__dirname, 'lib', 'proxy.js'), { cpu: ALL_CPUS });
   const redis = await startRedis('always', ALL_CPUS);
   const reds = [];
+  let paused;
   try {
     const endpoint = await ctx.sink.call('listen', { name: 'redis-scale' });
     const flow = storesFlow(ctx, appNode, endpoint, c.concurrency).filter((n) => n.id !== 'hub-in' && !n.id.startsWith('core-'));
     const proxyUrl = await proxy.call('start');
-    const out = { store: 'Redis, appendfsync always', redisVersion, pinned: false, eventsPerRound: c.scaleEvents, rounds: c.rounds,
-      dispatchConcurrency: c.concurrency, connections: c.connections, instances: {} };
-    for (const count of [1, 2]) {
-      while (reds.length < count) {
-        const red = await startRed(ctx, flow, extraUserDir(ctx, `scale-${reds.length + 1}`), { settings: storeSettings(redis, 'bench-scale'), cpu: ALL_CPUS });
-        await untilAcknowledged(ctx, `${red.nodeBase}/hubd`, redis);
-        reds.push(red);
-      }
-      await proxy.call('targets', { targets: reds.map((r) => r.nodeBase) });
-      const pids = { redis: redis.child.pid, proxy: proxy.proc.pid, loader: ctx.loader.proc.pid, sink: ctx.sink.proc.pid };
-      reds.forEach((r, i) => { pids[`nodeRed${i + 1}`] = r.child.pid; });
-      const once = (events, keep) => pushAndDeliver(ctx, `${proxyUrl}/hubd`, events, { connections: c.connections, pids, problems: keep ? problems : [], name: `${count} instance(s)` });
-      await once(c.warmupEvents, false);
-      const runs = [];
-      for (let r = 0; r < c.rounds; r++) runs.push(await once(c.scaleEvents, true));
-      out.instances[count] = medians(runs);
-      out.instances[count].sentPerInstance = await proxy.call('sent');
+    for (const name of ['scale-1', 'scale-2']) {
+      const red = await startRed(ctx, flow, extraUserDir(ctx, name), { settings: storeSettings(redis, 'bench-scale'), cpu: ALL_CPUS });
+      reds.push(red);
+      await untilAcknowledged(ctx, `${red.nodeBase}/hubd`, redis);
     }
-    return { ...out, problems };
+    const runs = { 1: [], 2: [] };
+    const sent = { 1: [0], 2: [0, 0] };
+    for (let r = 0; r < c.rounds; r++) {
+      for (const count of [1, 2]) {
+        const active = reds.slice(0, count);
+        if (count === 1) {
+          paused = reds[1].child.pid;
+          process.kill(paused, 'SIGSTOP');
+        } else if (paused) {
+          process.kill(paused, 'SIGCONT');
+          paused = undefined;
+        }
+        await proxy.call('targets', { targets: active.map((red) => red.nodeBase) });
+        const pids = { redis: redis.child.pid, proxy: proxy.proc.pid, loader: ctx.loader.proc.pid, sink: ctx.sink.proc.pid };
+        active.forEach((red, i) => { pids[`nodeRed${i + 1}`] = red.child.pid; });
+        const once = (events, keep) => pushAndDeliver(ctx, `${proxyUrl}/hubd`, events, { connections: c.connections, pids, problems: keep ? problems : [], name: `${count} instance(s)` });
+        await once(c.warmupEvents, false); // settles the switch (a resumed instance catches up on its timers)
+        runs[count].push(await once(c.scaleEvents, true));
+        (await proxy.call('sent')).forEach((n, i) => { sent[count][i] += n; });
+      }
+    }
+    return {
+      store: 'Redis, appendfsync always', redisVersion, pinned: false, eventsPerRound: c.scaleEvents, rounds: c.rounds,
+      dispatchConcurrency: c.concurrency, connections: c.connections,
+      instances: { 1: { ...medians(runs[1]), pushesPerInstance: sent[1] }, 2: { ...medians(runs[2]), pushesPerInstance: sent[2] } },
+      problems,
+    };
   } finally {
+    if (paused) process.kill(paused, 'SIGCONT');
     for (const red of reds) await red.stop();
     await redis.stop();
     proxy.stop();

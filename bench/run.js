@@ -52,7 +52,7 @@ const CONFIG = {
   dispatch: { connections: 20, events: QUICK ? 1500 : 4000, warmupEvents: 500, rounds: QUICK ? 1 : 3, concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8) },
   backlog: { events: QUICK ? 20000 : 100000, connections: 32 },
   redis: { connections: 50, warmupS: 2, roundS: QUICK ? 3 : 5, rounds: QUICK ? 1 : 3, fixedRate: 1000, fixedS: QUICK ? 3 : 5, readyPerSecond: 8000,
-    dispatchConnections: 20, warmupEvents: 300, events: QUICK ? 1000 : 2500, scaleEvents: QUICK ? 1500 : 3000,
+    dispatchConnections: 20, warmupEvents: 200, events: QUICK ? 1000 : 1500, scaleEvents: QUICK ? 1000 : 2000,
     concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8), loadCpu: LOAD_CPU },
   plainflow: { messages: QUICK ? 100000 : 1000000, passes: QUICK ? 5 : 20, warmupMessages: QUICK ? 20000 : 100000, chunk: 1000 },
 };
