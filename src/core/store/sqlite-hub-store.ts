@@ -59,6 +59,11 @@ export class SqliteHubStore implements HubStore {
     return later(() => this.events.markHanded(receiver, eventIds, stillDone));
   }
 
+  /** One process owns the file: no other instance can have died with events of its own. */
+  adoptOrphaned(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   // --- outbox ------------------------------------------------------------------------------------
 
   enqueue(subscriber: string, eventId: string, eventType: string, body: string, delayMs?: number): Promise<'new' | 'duplicate'> {

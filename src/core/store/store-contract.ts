@@ -72,6 +72,12 @@ export interface InboxStore {
    * on meanwhile). Resolves with how many changed.
    */
   markHanded(receiver: string, eventIds: readonly string[], stillDone?: (eventId: string) => boolean): Promise<number>;
+  /**
+   * Takes over `receiver`'s pending events of instances that died (their heartbeat lapsed) before handing
+   * them on: they become this instance's, listed by pendingInbox, to be emitted again. Resolves with how
+   * many moved; always 0 for a back end with a single instance.
+   */
+  adoptOrphaned(receiver: string): Promise<number>;
 }
 
 /** The outbox: queueing, claiming, outcomes, dead letters. */
