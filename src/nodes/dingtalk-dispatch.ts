@@ -55,6 +55,8 @@ const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const STATUS_INTERVAL_MS = 500;
 /** A claim's lease beyond the attempt's timeout: recording the outcome, a slow event loop. */
 const LEASE_MARGIN_MS = 30_000;
+/** A queue shared with other instances is looked at this often (work they queued, or left when they died). */
+const SHARED_POLL_MS = 1000;
 
 function number(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
@@ -208,6 +210,7 @@ export default function register(RED: NodeAPI): void {
           ordered,
           // A claim holds a delivery for longer than its attempt may take (the lease needs no renewal).
           leaseMs: timeoutMs + LEASE_MARGIN_MS,
+          pollMs: store.shared ? SHARED_POLL_MS : undefined,
           jitter: 0.1,
           attempt: async (d) => {
             const attempt = buildAttempt({ format, url: (url as URL).href, headers, subscriber: node.id, secret: creds.secret, cipher }, d.eventId, d.body, Date.now());

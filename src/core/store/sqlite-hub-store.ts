@@ -31,6 +31,8 @@ const later = <T>(fn: () => T | Promise<T>): Promise<T> => {
 
 export class SqliteHubStore implements HubStore {
   readonly instanceId = LOCAL_INSTANCE;
+  /** One process owns the file: its workers hear of every queueing in it. */
+  readonly shared = false;
   /** The latest claim of each delivery, until its outcome is recorded. */
   private readonly leases = new Map<number, Lease>();
   private claims = 0;

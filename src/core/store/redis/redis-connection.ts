@@ -51,10 +51,14 @@ function makeSender(config: RedisStoreConfig): Sender {
     reconnectStrategy: reconnectDelay,
     ...(config.tls ? { tls: true as const, ...(typeof config.tls === 'object' ? config.tls : {}) } : {}),
   };
+  const auth = {
+    ...(config.username !== undefined ? { username: config.username } : {}),
+    ...(config.password !== undefined ? { password: config.password } : {}),
+  };
   if (config.cluster) {
     const cluster = createCluster({
       rootNodes: config.cluster.nodes.map((url) => ({ url })),
-      defaults: { socket, disableOfflineQueue: true },
+      defaults: { socket, disableOfflineQueue: true, ...auth },
     });
     return {
       send: (args, key) => cluster.sendCommand(key, false, args),
@@ -68,7 +72,7 @@ function makeSender(config: RedisStoreConfig): Sender {
     const sentinel = createSentinel({
       name: config.sentinel.name,
       sentinelRootNodes: config.sentinel.sentinels,
-      nodeClientOptions: { url: config.url, socket, disableOfflineQueue: true },
+      nodeClientOptions: { socket, disableOfflineQueue: true, ...auth },
     });
     return {
       send: (args) => sentinel.sendCommand(false, args),
@@ -78,7 +82,7 @@ function makeSender(config: RedisStoreConfig): Sender {
       on: (event, listener) => void sentinel.on(event as 'error', listener),
     };
   }
-  const client = createClient({ url: config.url ?? DEFAULT_URL, socket, disableOfflineQueue: true, pingInterval: 5000 });
+  const client = createClient({ url: config.url ?? DEFAULT_URL, socket, disableOfflineQueue: true, pingInterval: 5000, ...auth });
   return {
     send: (args) => client.sendCommand(args),
     connect: () => client.connect(),
@@ -114,7 +118,11 @@ export class RedisConnection {
     this.sender.on('reconnecting', () => this.down(new Error(this.lastError || 'reconnecting')));
     this.sender.on('ready', () => void this.check());
     // The first connect, and every reconnect after it, run in the background; failures arrive as 'error'.
-    this.sender.connect().catch((err: unknown) => this.down(err));
+    // A cluster says nothing like 'ready': its first connect ends with the promise.
+    this.sender.connect().then(
+      () => void this.check(),
+      (err: unknown) => this.down(err),
+    );
   }
 
   /** Up: connected and the server's settings allow acknowledging. */

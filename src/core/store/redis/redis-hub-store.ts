@@ -18,6 +18,9 @@ import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubSt
 /** One id per process (unless configured): a store reopened by a deploy keeps its hand-off state. */
 const PROCESS_INSTANCE = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
+/** Ordered mode: a queued event waits this long for earlier-accepted ones queued by other instances. */
+export const ORDERED_SETTLE_MS = 1000;
+
 /** How long an instance counts as alive after its last heartbeat (beats every third of it). */
 const DEFAULT_INSTANCE_TIMEOUT_MS = 20_000;
 
@@ -47,15 +50,23 @@ const num = (reply: unknown): number => Number(reply);
 
 export interface RedisHubStoreOptions {
   onEvent?: (event: RedisStoreEvent) => void;
+  /**
+   * Ordered mode: how long a queued head waits before it is claimed, so that an event accepted earlier
+   * but queued later (through another instance's flow) still goes first. Default ORDERED_SETTLE_MS.
+   */
+  orderedSettleMs?: number;
   /** For tests: how long an instance counts as alive without a heartbeat. */
   instanceTimeoutMs?: number;
 }
 
 export class RedisHubStore implements HubStore {
   readonly instanceId: string;
+  /** Several instances share it: a worker looks at its queue now and then (others queue work too). */
+  readonly shared = true;
   readonly target: string;
   private readonly connection: RedisConnection;
   private readonly instanceTimeoutMs: number;
+  private readonly orderedSettleMs: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -65,6 +76,7 @@ export class RedisHubStore implements HubStore {
   ) {
     this.instanceId = config.instanceId ?? PROCESS_INSTANCE;
     this.instanceTimeoutMs = options.instanceTimeoutMs ?? DEFAULT_INSTANCE_TIMEOUT_MS;
+    this.orderedSettleMs = options.orderedSettleMs ?? ORDERED_SETTLE_MS;
     this.connection = new RedisConnection(config, (event) => {
       if (event.kind === 'redis-up') void this.beat();
       options.onEvent?.(event);
@@ -134,7 +146,7 @@ export class RedisHubStore implements HubStore {
 
   async claim(subscriber: string, options: ClaimOptions): Promise<Claim[]> {
     const limit = options.ordered ? 1 : Math.max(0, Math.floor(options.limit));
-    const f = (await this.connection.script('claim', [subscriber, limit, Math.max(1, Math.round(options.leaseMs)), options.ordered ? 1 : 0])) as unknown[];
+    const f = (await this.connection.script('claim', [subscriber, limit, Math.max(1, Math.round(options.leaseMs)), options.ordered ? 1 : 0, this.orderedSettleMs])) as unknown[];
     const leaseUntil = Number(f[1]);
     const claims: Claim[] = [];
     for (let i = 2; i + ROW_FIELDS < f.length + 1; i += ROW_FIELDS + 1) {
@@ -144,17 +156,24 @@ export class RedisHubStore implements HubStore {
   }
 
   async nextDueIn(subscriber: string, ordered: boolean): Promise<number | undefined> {
-    const reply = await this.connection.script('nextDueIn', [subscriber, ordered ? 1 : 0]);
+    const reply = await this.connection.script('nextDueIn', [subscriber, ordered ? 1 : 0, this.orderedSettleMs]);
     return reply === null || reply === undefined ? undefined : Number(reply);
   }
 
   async recordDelivered(id: number, token: string, status: number): Promise<boolean> {
-    return num(await this.connection.script('complete', [id, token, 'delivered', status, '', 0])) === 1;
+    const reply = num(await this.connection.script('complete', [id, token, 'delivered', status, '', 0, '']));
+    if (reply === 2) {
+      // This success closed the shared breaker: everything held back is due now, for every instance.
+      const subscriber = String(await this.connection.command(['HGET', `${this.connection.prefix}d:${id}`, 's']));
+      await this.wakeAll(subscriber);
+    }
+    return reply >= 1;
   }
 
   async recordFailed(id: number, token: string, outcome: FailedOutcome): Promise<boolean> {
     const retry = outcome.retryInMs !== undefined;
-    const args = [id, token, retry ? 'retry' : 'dead', outcome.status ?? '', outcome.error ?? '', retry ? Math.max(0, Math.round(outcome.retryInMs as number)) : 0];
+    const retryIn = retry ? Math.max(0, Math.round(outcome.retryInMs as number)) : 0;
+    const args = [id, token, retry ? 'retry' : 'dead', outcome.status ?? '', outcome.error ?? '', retryIn, outcome.breakerThreshold ?? ''];
     return num(await this.connection.script('complete', args)) === 1;
   }
 
