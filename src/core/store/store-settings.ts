@@ -49,7 +49,7 @@ export const DEFAULT_DURABILITY: Durability = 'server';
 const MODULES = ['sqlite', 'redis'];
 const TOP_KEYS = ['module', 'config'];
 const SQLITE_KEYS = ['path'];
-const REDIS_KEYS = ['url', 'prefix', 'tls', 'durability', 'durabilityTimeoutMs', 'commandTimeoutMs', 'instanceId', 'sentinel', 'cluster'];
+const REDIS_KEYS = ['url', 'username', 'password', 'prefix', 'tls', 'durability', 'durabilityTimeoutMs', 'commandTimeoutMs', 'instanceId', 'sentinel', 'cluster'];
 const SENTINEL_KEYS = ['name', 'sentinels'];
 const CLUSTER_KEYS = ['nodes'];
 const DURABILITY = /^(server|wait-aof|replicas:[1-9]\d{0,5})$/;
@@ -87,6 +87,12 @@ function stringAt(value: unknown, field: string): string {
   return value;
 }
 
+/** A password: checked like any text, never repeated. */
+function secretAt(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') fail('string', { field, found: '***' });
+  return value;
+}
+
 function redisUrl(value: unknown, field: string): string {
   const text = stringAt(value, field);
   let url: URL | undefined;
@@ -113,6 +119,8 @@ function redisConfig(value: unknown): RedisStoreConfig {
   const raw = objectAt(value ?? {}, 'dingtalkStore.config', REDIS_KEYS);
   const config: RedisStoreConfig = { durability: DEFAULT_DURABILITY };
   if (raw.url !== undefined) config.url = redisUrl(raw.url, 'dingtalkStore.config.url');
+  if (raw.username !== undefined) config.username = stringAt(raw.username, 'dingtalkStore.config.username');
+  if (raw.password !== undefined) config.password = secretAt(raw.password, 'dingtalkStore.config.password');
   if (raw.prefix !== undefined) {
     if (typeof raw.prefix !== 'string' || !PREFIX.test(raw.prefix)) fail('prefix', { field: 'dingtalkStore.config.prefix', found: found(raw.prefix) });
     config.prefix = raw.prefix;

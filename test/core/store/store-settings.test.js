@@ -56,6 +56,8 @@ describe('core/store/store-settings', function () {
         durabilityTimeoutMs: 500,
         commandTimeoutMs: 2000,
         instanceId: 'node-a',
+        username: 'hub',
+        password: 'pw',
       };
       parseStoreSetting({ module: 'redis', config }, DEFAULT).should.eql({ module: 'redis', config });
       const sentinel = { name: 'mymaster', sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }] };
@@ -93,7 +95,9 @@ describe('core/store/store-settings', function () {
         { url: `redis://admin:${secret}@h:6379/x` },
         { url: `redis://:${secret}@` },
         { cluster: { nodes: ['redis://h:7000', `http://:${secret}@h:7001`] } },
-        { password: secret },
+        { passwd: secret },
+        { password: 12345, url: `redis://:${secret}@h` },
+        { password: ['x', secret] },
         { tls: secret },
         { durability: `redis://:${secret}@h` },
       ];
@@ -123,6 +127,8 @@ describe('core/store/store-settings', function () {
       });
       problemOf({ module: 'redis', config: { commandTimeoutMs: 0 } }).problem.key.should.equal('number');
       problemOf({ module: 'redis', config: { instanceId: '' } }).problem.key.should.equal('string');
+      problemOf({ module: 'redis', config: { password: 12345 } }).problem.should.eql({ key: 'string', params: { field: 'dingtalkStore.config.password', found: '***' } });
+      problemOf({ module: 'redis', config: { username: 7 } }).problem.key.should.equal('string');
       problemOf({ module: 'redis', config: { sentinel: { name: 'm', sentinels: [] } } }).problem.key.should.equal('sentinels');
       problemOf({ module: 'redis', config: { sentinel: { name: 'm', sentinels: [{ host: 'h', port: '26379' }] } } }).problem.key.should.equal('sentinels');
       problemOf({ module: 'redis', config: { sentinel: { sentinels: [{ host: 'h', port: 26379 }] } } }).problem.params.field.should.equal('dingtalkStore.config.sentinel.name');
@@ -131,7 +137,7 @@ describe('core/store/store-settings', function () {
       problemOf({ module: 'redis', config: { sentinel: { name: 'm', sentinels: [{ host: 'h', port: 1 }] }, cluster: { nodes: ['redis://h:1'] } } }).problem.key.should.equal('sentinel-and-cluster');
       problemOf({ module: 'redis', config: 'redis://h:6379' }).problem.should.eql({
         key: 'not-object',
-        params: { field: 'dingtalkStore.config', found: 'redis://h:6379', known: 'url, prefix, tls, durability, durabilityTimeoutMs, commandTimeoutMs, instanceId, sentinel, cluster' },
+        params: { field: 'dingtalkStore.config', found: 'redis://h:6379', known: 'url, username, password, prefix, tls, durability, durabilityTimeoutMs, commandTimeoutMs, instanceId, sentinel, cluster' },
       });
     });
 
