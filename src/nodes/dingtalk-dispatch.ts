@@ -20,6 +20,7 @@ import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
+import { storeOutage } from './store-outage';
 
 interface DispatchDef extends NodeDef {
   url?: string;
@@ -54,6 +55,8 @@ const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const STATUS_INTERVAL_MS = 500;
 /** A claim's lease beyond the attempt's timeout: recording the outcome, a slow event loop. */
 const LEASE_MARGIN_MS = 30_000;
+/** A queue shared with other instances is looked at this often (work they queued, or left when they died). */
+const SHARED_POLL_MS = 1000;
 
 function number(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'number' ? value : NaN;
@@ -156,7 +159,7 @@ export default function register(RED: NodeAPI): void {
     let lease: StoreLease | undefined;
     let storeProblem = '';
     try {
-      lease = openStore(RED, node);
+      lease = openStore(RED, node, () => status.request());
     } catch (err) {
       storeProblem = t('errors.store', { message: storeFailureAdvice(RED, err) });
       problems.push(storeProblem);
@@ -207,6 +210,7 @@ export default function register(RED: NodeAPI): void {
           ordered,
           // A claim holds a delivery for longer than its attempt may take (the lease needs no renewal).
           leaseMs: timeoutMs + LEASE_MARGIN_MS,
+          pollMs: store.shared ? SHARED_POLL_MS : undefined,
           jitter: 0.1,
           attempt: async (d) => {
             const attempt = buildAttempt({ format, url: (url as URL).href, headers, subscriber: node.id, secret: creds.secret, cipher }, d.eventId, d.body, Date.now());
@@ -247,6 +251,9 @@ export default function register(RED: NodeAPI): void {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
         return;
       }
+      // The server is down or refusing (the worker pauses): no counts to ask for.
+      const outage = storeOutage(lease);
+      if (outage) return void node.status({ fill: 'red', shape: 'ring', text: `dingtalk-dispatch.status.${outage}` });
       const asked = ++statusAsked;
       store.counts(node.id).then(
         (counts) => {

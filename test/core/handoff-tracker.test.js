@@ -30,7 +30,7 @@ function world({ stuckMs = 60000, noDoneGraceMs = 10000 } = {}) {
     storeRecovered: () => { log.storeRecovered += 1; },
     orphaned: (receiver, count) => log.orphaned.push([receiver, count]),
   };
-  const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, noDoneGraceMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10 });
+  const tracker = new HandoffTracker(host, { stuckMs: () => stuckMs, noDoneGraceMs, settleDelayMs: 1, retryMinMs: 5, retryMaxMs: 40, sweepMs: 10, adoptEveryMs: 10 });
   const rows = new Map(); // eventId -> { message, handed }
   let failMark = false;
   let failRead = false;
@@ -355,6 +355,30 @@ describe('core/handoff tracker', function () {
     w.log.storeRecovered.should.equal(1);
     await until('old-1 handed on', () => w.rows.get('old-1').handed === true);
     w.log.markFailed.length.should.equal(1);
+  });
+
+  it("adopts the pending events of an instance that died (a shared store) and emits them, flagged redelivered", async function () {
+    const w = world();
+    w.tracker.register('in1', w.receiver);
+    w.tracker.flowsStarted();
+    await tick(20); // bounded: nothing stored yet, nothing emitted
+    w.sent.should.have.length(0);
+    // Another instance accepted e1 and died: the shared store moves it to this instance on request.
+    let orphans = ['e1'];
+    const adoptions = [];
+    w.receiver.store().adoptOrphaned = async (key) => {
+      adoptions.push(key);
+      for (const id of orphans) w.accept(id);
+      const moved = orphans.length;
+      orphans = [];
+      return moved;
+    };
+    await until('e1 emitted', () => w.sent.length === 1);
+    w.sent[0].dingtalk.should.have.properties({ eventId: 'e1', redelivered: true });
+    adoptions[0].should.equal('in1');
+    await tick(40); // bounded: later passes adopt nothing and emit nothing more
+    w.sent.should.have.length(1);
+    adoptions.length.should.be.above(1);
   });
 
   it('a deploy that removes a receiver with events in the flow lets them go and says so', async function () {

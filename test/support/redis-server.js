@@ -4,6 +4,8 @@
 // `appendfsync always` (so a restart loses nothing the server executed) and `noeviction` unless the test
 // says otherwise. Stopped (SIGKILL) when the process exits if the test did not stop it.
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 const { tempDir } = require('./temp');
 const { startOnFreePort } = require('./ports');
 
@@ -16,10 +18,12 @@ process.on('exit', () => {
 class RedisServer {
   /**
    * options.config: extra `--name value` settings (e.g. { 'maxmemory-policy': 'allkeys-lru' });
-   * options.dir: the folder of its files (default: a new temporary folder).
+   * options.dir: the folder of its files (default: a new temporary folder);
+   * options.sentinel: { name, primary } runs a Sentinel watching the RedisServer `primary` instead.
    */
   constructor(options = {}) {
     this.dir = options.dir || tempDir('redis-');
+    this.sentinel = options.sentinel;
     this.config = {
       appendonly: 'yes',
       appendfsync: 'always',
@@ -45,7 +49,16 @@ class RedisServer {
 
   spawnOn(port) {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir, '--daemonize', 'no', '--protected-mode', 'yes'];
-    for (const [name, value] of Object.entries(this.config)) args.push(`--${name}`, value);
+    let ready = /Ready to accept connections/;
+    if (this.sentinel) {
+      // A Sentinel rewrites its configuration file: one of its own, in its folder.
+      const file = path.join(this.dir, 'sentinel.conf');
+      fs.writeFileSync(file, `sentinel monitor ${this.sentinel.name} 127.0.0.1 ${this.sentinel.primary.port} 1\n`);
+      args.unshift(file, '--sentinel');
+      ready = /\+monitor master/;
+    } else {
+      for (const [name, value] of Object.entries(this.config)) args.push(`--${name}`, value);
+    }
     return new Promise((resolve, reject) => {
       const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
@@ -61,7 +74,7 @@ class RedisServer {
       const onData = (chunk) => {
         output += chunk;
         this.output += chunk;
-        if (!settled && /Ready to accept connections/.test(output)) {
+        if (!settled && ready.test(output)) {
           settled = true;
           this.port = port;
           this.child = child;

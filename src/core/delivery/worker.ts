@@ -60,6 +60,11 @@ export interface WorkerOptions {
   clock?: Clock;
   jitter?: number;
   breakerThreshold?: number;
+  /**
+   * The queue is shared with other instances (they queue work, and may die holding claims): look at it
+   * at least this often, even when nothing is due that this worker knows of. Default: never.
+   */
+  pollMs?: number;
   onDelivered?: (outcome: Outcome) => void;
   onDead?: (outcome: Outcome) => void;
   onChange?: () => void;
@@ -294,11 +299,12 @@ export class DeliveryWorker {
     if (this.inFlight.size >= this.limit) return;
     const dueIn = await store.nextDueIn(subscriber, ordered);
     if (this.stopped) return;
-    if (dueIn === undefined) {
+    const poll = this.options.pollMs;
+    if (dueIn === undefined && poll === undefined) {
       this.clearTimer();
       return;
     }
-    let next = this.clock.now() + dueIn;
+    let next = this.clock.now() + (dueIn === undefined ? (poll as number) : poll === undefined ? dueIn : Math.min(dueIn, poll));
     const hold = this.holdUntil;
     if (hold !== undefined) next = Math.max(next, hold);
     if (next <= this.clock.now() && !startedSome) next = this.clock.now() + RECHECK_MS;
@@ -438,7 +444,7 @@ export class DeliveryWorker {
     // The store schedules the retry on its own clock; this worker's breaker uses this worker's.
     let recorded: boolean;
     try {
-      recorded = await store.recordFailed(delivery.id, held.token, { retryInMs, status, error: outcome.error });
+      recorded = await store.recordFailed(delivery.id, held.token, { retryInMs, status, error: outcome.error, breakerThreshold: this.options.breakerThreshold ?? 5 });
     } catch (err) {
       // Not recorded: give the claim back, so the delivery is tried again after the store pause, not
       // only when its lease runs out.

@@ -28,7 +28,7 @@ import { StoreSpell } from '../store/store-spell';
  * What the tracker needs of a receiver's store: its part of the store contract. The store answers later
  * (asynchronously): whatever changed meanwhile (a deploy, the event finished) is looked at again then.
  */
-export type HandoffStore = Pick<InboxStore, 'pendingInbox' | 'pendingMessage' | 'markHanded'>;
+export type HandoffStore = Pick<InboxStore, 'pendingInbox' | 'pendingMessage' | 'markHanded'> & Partial<Pick<InboxStore, 'adoptOrphaned'>>;
 
 /** A receiver's way into the flow: `stamp` each message right before sending it. */
 export interface HandoffReceiver {
@@ -106,6 +106,11 @@ export interface TrackerOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   sweepMs?: number;
+  /**
+   * How often each running receiver's store is asked to adopt the pending events of instances that died
+   * (a store shared by several instances); default 5 s.
+   */
+  adoptEveryMs?: number;
   /** How long a node without `done` may keep a message it has not passed on (default NO_DONE_GRACE_MS). */
   noDoneGraceMs?: number;
 }
@@ -138,6 +143,8 @@ export class HandoffTracker {
   private readonly unread = new Set<string>();
   private unreadTimer: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
+  private adoptTimer: NodeJS.Timeout | undefined;
+  private adopting = false;
   private readonly reportedStuck = new Set<string>();
   private on = false;
   /** Between flows:stopping and flows:started (and before the first start). */
@@ -304,6 +311,7 @@ export class HandoffTracker {
       this.forget(entry);
     }
     for (const [receiver, count] of orphans) this.host.orphaned(receiver, count);
+    this.startAdopting();
     this.emitLost();
     // The stored events nobody follows are emitted once the store has listed them (unless a deploy began).
     if (reads.length > 0) {
@@ -315,8 +323,47 @@ export class HandoffTracker {
 
   /** Stops every timer (the runtime is going away); entries are kept for a later start. */
   stop(): void {
-    for (const timer of [this.settleTimer, this.retryTimer, this.sweepTimer, this.unreadTimer]) if (timer) clearTimeout(timer);
-    this.settleTimer = this.retryTimer = this.sweepTimer = this.unreadTimer = undefined;
+    for (const timer of [this.settleTimer, this.retryTimer, this.sweepTimer, this.unreadTimer, this.adoptTimer]) if (timer) clearTimeout(timer);
+    this.settleTimer = this.retryTimer = this.sweepTimer = this.unreadTimer = this.adoptTimer = undefined;
+  }
+
+  // --- events of instances that died (a store shared by several instances) -------------------------
+
+  private startAdopting(): void {
+    if (this.adoptTimer) return;
+    this.adoptTimer = setInterval(() => void this.adoptPass(), this.options.adoptEveryMs ?? 5000);
+    this.adoptTimer.unref?.();
+  }
+
+  /**
+   * Asks each running receiver's store to take over the pending events of instances that died before
+   * handing them on; what it took over is listed and emitted like events found at a start. A store of a
+   * single instance (SQLite) never has any. A failing store is tried again at the next pass.
+   */
+  private async adoptPass(): Promise<void> {
+    if (this.adopting || this.deploying) return;
+    this.adopting = true;
+    try {
+      const reads: Promise<void>[] = [];
+      for (const [key, registered] of [...this.receivers]) {
+        const store = registered.started ? registered.receiver.store() : undefined;
+        if (!store?.adoptOrphaned) continue;
+        let moved = 0;
+        try {
+          moved = await store.adoptOrphaned(key);
+        } catch (err) {
+          this.storeSpell.failed(err, '', 'read');
+          continue;
+        }
+        if (moved > 0 && this.receivers.get(key) === registered) reads.push(this.readPending(key, registered));
+      }
+      if (reads.length > 0) {
+        await Promise.all(reads);
+        if (!this.deploying) this.emitLost();
+      }
+    } finally {
+      this.adopting = false;
+    }
   }
 
   /**

@@ -31,6 +31,8 @@ const later = <T>(fn: () => T | Promise<T>): Promise<T> => {
 
 export class SqliteHubStore implements HubStore {
   readonly instanceId = LOCAL_INSTANCE;
+  /** One process owns the file: its workers hear of every queueing in it. */
+  readonly shared = false;
   /** The latest claim of each delivery, until its outcome is recorded. */
   private readonly leases = new Map<number, Lease>();
   private claims = 0;
@@ -57,6 +59,11 @@ export class SqliteHubStore implements HubStore {
 
   markHanded(receiver: string, eventIds: readonly string[], stillDone?: (eventId: string) => boolean): Promise<number> {
     return later(() => this.events.markHanded(receiver, eventIds, stillDone));
+  }
+
+  /** One process owns the file: no other instance can have died with events of its own. */
+  adoptOrphaned(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   // --- outbox ------------------------------------------------------------------------------------

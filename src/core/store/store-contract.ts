@@ -18,8 +18,9 @@
  * Ordered mode: only a subscriber's oldest queued delivery (the head) may be claimed, and only while no
  * one holds it.
  *
- * The circuit breaker of a subscriber lives in its worker today (one process delivers each queue), so it
- * is not part of this contract yet; a back end shared by several processes will add it here.
+ * The circuit breaker: each worker keeps its own; a back end shared by several processes keeps a shared
+ * one too (FailedOutcome.breakerThreshold), so that an endpoint that is down is probed by one instance at
+ * a time, not hammered by all of them.
  */
 import type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark } from './event-store';
 
@@ -49,6 +50,13 @@ export interface ClaimOptions {
  */
 export interface FailedOutcome {
   retryInMs?: number;
+  /**
+   * The subscriber's breaker opens after this many failures in a row (a back end shared by several
+   * instances keeps the count, so that every instance holds back: until this retry's due time nothing is
+   * claimable, then one probe at a time until a success). A single-process back end leaves the breaker to
+   * its one worker and ignores it.
+   */
+  breakerThreshold?: number;
   status?: number;
   error?: string;
 }
@@ -72,6 +80,12 @@ export interface InboxStore {
    * on meanwhile). Resolves with how many changed.
    */
   markHanded(receiver: string, eventIds: readonly string[], stillDone?: (eventId: string) => boolean): Promise<number>;
+  /**
+   * Takes over `receiver`'s pending events of instances that died (their heartbeat lapsed) before handing
+   * them on: they become this instance's, listed by pendingInbox, to be emitted again. Resolves with how
+   * many moved; always 0 for a back end with a single instance.
+   */
+  adoptOrphaned(receiver: string): Promise<number>;
 }
 
 /** The outbox: queueing, claiming, outcomes, dead letters. */
@@ -125,6 +139,11 @@ export interface HousekeepingStore {
 }
 
 export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore {
+  /**
+   * Other processes use the same state (they queue work, claim it, and may die holding some): a worker
+   * then looks at its queue now and then, not only when its own process queues something.
+   */
+  readonly shared: boolean;
   /** Lets go of the back end (after the last user); calls made afterwards reject. */
   close(): Promise<void>;
 }

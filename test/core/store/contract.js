@@ -292,6 +292,24 @@ function runStoreContract(name, makeStore, options = {}) {
           (await peer.recordDelivered(theirs.delivery.id, theirs.token, 200)).should.be.true();
           (await store.counts('s')).should.eql({ queued: 0, delivered: 1, dead: 0 });
         });
+
+        it('share the breaker: after the threshold nothing is claimable until the retry, then one probe at a time; a success wakes the queue', async function () {
+          for (const id of ['e1', 'e2', 'e3']) await store.enqueue('s', id, 't', '{}', 0);
+          const opts = { limit: 5, leaseMs: LONG, ordered: false };
+          const [a, b] = await store.claim('s', { ...opts, limit: 2 });
+          (await store.recordFailed(a.delivery.id, a.token, { retryInMs: 0, status: 503, breakerThreshold: 2 })).should.be.true();
+          (await peer.recordFailed(b.delivery.id, b.token, { retryInMs: 300, status: 503, breakerThreshold: 2 })).should.be.true();
+          // Open until b's retry: neither instance may claim, although e1 and e3 are due.
+          (await peer.claim('s', opts)).should.eql([]);
+          (await store.claim('s', opts)).should.eql([]);
+          (await store.nextDueIn('s', false)).should.be.above(100);
+          await sleep(350);
+          const probes = await peer.claim('s', opts);
+          probes.should.have.length(1); // one probe, whoever asks
+          (await store.claim('s', opts)).should.eql([]); // not while it is in flight
+          (await peer.recordDelivered(probes[0].delivery.id, probes[0].token, 200)).should.be.true();
+          (await store.claim('s', opts)).should.have.length(2); // closed: everything due again
+        });
       });
     }
 

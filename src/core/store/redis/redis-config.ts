@@ -30,6 +30,9 @@ export interface RedisClusterConfig {
 export interface RedisStoreConfig {
   /** `redis://[[user]:password@]host:port[/db]`, `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
   url?: string;
+  /** Credentials when they are not in `url` (and for Sentinel and Cluster nodes). */
+  username?: string;
+  password?: string;
   /** Every key of the hub starts with `{prefix}:` (one hash tag: one Cluster slot). Default `dthub`. */
   prefix?: string;
   /** TLS: true, or Node's `tls.connect` options (CA, client certificate…). */
