@@ -20,6 +20,7 @@ import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
+import { storeOutage } from './store-outage';
 
 interface DispatchDef extends NodeDef {
   url?: string;
@@ -158,7 +159,7 @@ export default function register(RED: NodeAPI): void {
     let lease: StoreLease | undefined;
     let storeProblem = '';
     try {
-      lease = openStore(RED, node);
+      lease = openStore(RED, node, () => status.request());
     } catch (err) {
       storeProblem = t('errors.store', { message: storeFailureAdvice(RED, err) });
       problems.push(storeProblem);
@@ -250,6 +251,9 @@ export default function register(RED: NodeAPI): void {
         node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
         return;
       }
+      // The server is down or refusing (the worker pauses): no counts to ask for.
+      const outage = storeOutage(lease);
+      if (outage) return void node.status({ fill: 'red', shape: 'ring', text: `dingtalk-dispatch.status.${outage}` });
       const asked = ++statusAsked;
       store.counts(node.id).then(
         (counts) => {

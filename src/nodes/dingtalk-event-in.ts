@@ -25,6 +25,7 @@ import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { registerType } from './register-type';
 import { afterNextStart } from './runtime-events';
 import { openStore, storeFailureAdvice } from './store-location';
+import { storeOutage } from './store-outage';
 import { DEFAULT_DEDUP_SECONDS, dedupSeconds } from './store-housekeeping';
 
 interface EventInDef extends NodeDef {
@@ -115,7 +116,11 @@ export default function register(RED: NodeAPI): void {
       return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey), def.app ?? '');
     };
     try {
-      lease = openStore(RED, node);
+      // The server back: the pushes refused meanwhile end their failing spell with it.
+      lease = openStore(RED, node, () => {
+        if (!storeOutage(lease)) storeSpell.worked();
+        if (listening) status.runNow();
+      });
     } catch (err) {
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
@@ -146,6 +151,8 @@ export default function register(RED: NodeAPI): void {
       recovered: () => node.log(t('log.store-recovered')),
     });
     const problem = (): { text: string; warning?: string } | undefined => {
+      const outage = storeOutage(lease);
+      if (outage) return { text: `dingtalk-event-in.status.${outage}` };
       if (!lease || storeSpell.failing) return { text: 'dingtalk-event-in.status.store-error' };
       if (!app) return { text: 'dingtalk-event-in.status.no-app', warning: t('errors.no-app') };
       const crypto = app.callbackCrypto();

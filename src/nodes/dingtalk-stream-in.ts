@@ -10,7 +10,10 @@ import type { StreamState } from '../core/stream/client';
 import type { StreamListener } from '../core/stream/hub';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { registerType } from './register-type';
-import { storeFailureAdvice } from './store-location';
+import type { StoreLease } from '../core/store/shared-store';
+import { StoreSettingError } from '../core/store/store-settings';
+import { openStore, storeFailureAdvice } from './store-location';
+import { storeOutage } from './store-outage';
 
 interface StreamInDef extends NodeDef {
   app?: string;
@@ -34,9 +37,26 @@ export default function register(RED: NodeAPI): void {
     // a green "connected" would hide. One warning per failing spell, not one per event.
     let connection: StreamState = { state: 'stopped' };
     let storeFailing = false;
+    // Held for the store's health only (the app's hub stores the events): red while its server is down.
+    let lease: StoreLease | undefined;
+    try {
+      lease = openStore(RED, node, () => {
+        if (!storeOutage(lease) && storeFailing) listener.onStore?.(undefined); // the server back ends the spell
+        showStatus();
+      });
+    } catch (err) {
+      // A wrong dingtalkStore stays wrong until a restart: said at once. A file that cannot be opened yet
+      // is said by the first event the hub cannot store (the folder may become usable meanwhile).
+      if (err instanceof StoreSettingError) {
+        storeFailing = true;
+        node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
+      }
+    }
     const showStatus = () => {
       const s = connection;
-      if (storeFailing) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-stream-in.status.store-error' });
+      const outage = storeOutage(lease);
+      if (outage) node.status({ fill: 'red', shape: 'ring', text: `dingtalk-stream-in.status.${outage}` });
+      else if (storeFailing) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-stream-in.status.store-error' });
       else if (s.state === 'connected') node.status({ fill: 'green', shape: 'dot', text: t('status.connected', { since: hhmm(s.since) }) });
       else if (s.state === 'reconnecting') {
         node.status({ fill: 'yellow', shape: 'ring', text: t('status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: s.error ?? '' }) });
@@ -64,6 +84,7 @@ export default function register(RED: NodeAPI): void {
     };
     hub.add(listener);
     node.on('close', (_removed: boolean, done: () => void) => {
+      lease?.release();
       void hub.remove(listener).finally(() => done());
     });
   }

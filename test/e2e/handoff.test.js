@@ -15,7 +15,7 @@ const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const { APP, LEGACY_APPS } = require('../support/push');
 const { sleep, waitFor, installedPackageSuite, NodeRedProcess } = require('../support/node-red-process');
-const { hubFlow, startEndpoint, pushOnce, pushEvents, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
+const { hubFlow, startEndpoint, pushOnce, pushEvents, pushUntilAcknowledged, waitForReceiver, assertAllDelivered } = require('../support/hub-e2e');
 
 const eventN = (prefix, i) => ({ EventType: 'bpms_instance_change', EventTime: 1717000000000 + i, CorpId: APP.corpId,
   eventId: `${prefix}-${String(i).padStart(6, '0')}`, processInstanceId: `proc-${prefix}-${i}`, type: 'finish', result: 'agree', title: `报销申请 ${i}` });
@@ -55,17 +55,6 @@ function fillUp(file) {
     fs.closeSync(fd);
   }
   return written;
-}
-
-/** Re-pushes what was not acknowledged, as DingTalk retries it, until every push is acknowledged (or `rounds` runs out). */
-async function pushUntilAcknowledged(base, all, acknowledged, options = {}, rounds = 5) {
-  for (let round = 0; round < rounds; round += 1) {
-    const left = all.filter((e) => !acknowledged.has(e.eventId));
-    if (left.length === 0) return;
-    const r = await pushEvents(base, left, { concurrency: 8, ...options });
-    for (const id of r.acknowledged) acknowledged.add(id);
-    if (r.acknowledged.size < left.length) await sleep(1000); // DingTalk waits before retrying too
-  }
 }
 
 describe('hand-off from receiver to every dispatch node (e2e, issue 12)', function () {

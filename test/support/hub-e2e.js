@@ -24,10 +24,11 @@ const hubFlow = (endpoint, dispatch = {}) => [
  * first and comes up later on the address the flow names; nobody else can take the port meanwhile).
  *
  * state.successes: webhook-id -> { event (body.id), data (body.data), count, at (time of each success) };
- * state.attempts: every request as { id (webhook-id), start, end } (end undefined while unanswered).
+ * state.attempts: every request as { id (webhook-id), start, end, headers } (end undefined while unanswered);
+ * state.order: the attempts that succeeded, in the order their answers were written.
  */
 async function startEndpoint({ delayMs = 0, onRequest, down = false } = {}) {
-  const state = { requests: 0, successes: new Map(), attempts: [], up: true };
+  const state = { requests: 0, successes: new Map(), attempts: [], order: [], up: true };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
@@ -36,7 +37,7 @@ async function startEndpoint({ delayMs = 0, onRequest, down = false } = {}) {
       // 'drop': the hub is being killed while this request is in flight, so it is never answered
       if (onRequest && onRequest(state.requests) === 'drop') return;
       const id = req.headers['webhook-id'];
-      const attempt = { id, start: Date.now(), end: undefined };
+      const attempt = { id, start: Date.now(), end: undefined, headers: req.headers };
       state.attempts.push(attempt);
       const answer = () => {
         attempt.end = Date.now();
@@ -47,6 +48,7 @@ async function startEndpoint({ delayMs = 0, onRequest, down = false } = {}) {
           entry.count += 1;
           entry.at.push(Date.now());
           state.successes.set(id, entry);
+          state.order.push(attempt);
         });
         res.writeHead(200);
         res.end('ok');
@@ -77,7 +79,7 @@ async function startEndpoint({ delayMs = 0, onRequest, down = false } = {}) {
 
 /**
  * One signed push. `app` overrides the push options of test/support/push.js (token, aesKey,
- * receiveId, style) for another app. Resolves { status, json, acknowledged } where acknowledged means
+ * receiveId, style) for another app. Resolves { status, json, text, headers, acknowledged } where acknowledged means
  * what DingTalk counts: HTTP 200 and a reply that decrypts to "success"; a refused or reset
  * connection resolves { status: 0 }.
  */
@@ -96,7 +98,7 @@ function pushOnce(base, plaintext, { path = '/dingtalk/events', app = {}, agent 
           json = JSON.parse(text);
           acknowledged = res.statusCode === 200 && openReply(json, app) === 'success';
         } catch { /* not an acknowledgement */ }
-        resolve({ status: res.statusCode, json, text, acknowledged });
+        resolve({ status: res.statusCode, json, text, acknowledged, headers: res.headers });
       });
       res.on('error', () => resolve({ status: 0, acknowledged: false }));
     });
@@ -107,7 +109,7 @@ function pushOnce(base, plaintext, { path = '/dingtalk/events', app = {}, agent 
 
 /**
  * Sends pushes with bounded concurrency (and at most `ratePerSec` starts per second, when given).
- * Resolves { acknowledged: Set of keyOf(event), answers: [{ key, status, error, acknowledged, at }] }.
+ * Resolves { acknowledged: Set of keyOf(event), answers: [{ key, status, error, acknowledged, at, target }] }.
  */
 async function pushEvents(base, events, { concurrency = 16, agent, path, app, ratePerSec, keyOf = (e) => e.eventId, onAnswer } = {}) {
   const acknowledged = new Set();
@@ -123,7 +125,9 @@ async function pushEvents(base, events, { concurrency = 16, agent, path, app, ra
       }
       const event = events[i];
       const r = await pushOnce(base, JSON.stringify(event), { path, app, agent });
-      const answer = { key: keyOf(event), status: r.status, error: r.json && r.json.error, acknowledged: r.acknowledged, at: Date.now() };
+      // target: the instance that answered, when a test/support/round-robin-proxy.js is in front
+      const answer = { key: keyOf(event), status: r.status, error: r.json && r.json.error, acknowledged: r.acknowledged, at: Date.now(),
+        target: r.headers && r.headers['x-proxy-target'] };
       answers.push(answer);
       if (r.acknowledged) acknowledged.add(answer.key);
       if (onAnswer) onAnswer(answer);
@@ -135,6 +139,17 @@ async function pushEvents(base, events, { concurrency = 16, agent, path, app, ra
 /** Sends pushes with bounded concurrency; resolves with the event ids DingTalk would count as acknowledged. */
 async function pushAll(base, events, concurrency, agent) {
   return (await pushEvents(base, events, { concurrency, agent })).acknowledged;
+}
+
+/** Re-pushes what was not acknowledged, as DingTalk retries it, until every push is acknowledged (or `rounds` runs out). */
+async function pushUntilAcknowledged(base, all, acknowledged, options = {}, rounds = 5) {
+  for (let round = 0; round < rounds; round += 1) {
+    const left = all.filter((e) => !acknowledged.has(e.eventId));
+    if (left.length === 0) return;
+    const r = await pushEvents(base, left, { concurrency: 8, ...options });
+    for (const id of r.acknowledged) acknowledged.add(id);
+    if (r.acknowledged.size < left.length) await sleep(1000); // DingTalk waits before retrying too
+  }
 }
 
 /** Waits until the receiver at `path` is routed (anything but 404). */
@@ -166,4 +181,4 @@ async function assertAllDelivered(label, endpoint, acknowledged, { overlaps = ne
   unexplained.map(([id]) => id).should.eql([], 'webhook-ids delivered successfully twice without being in flight at a disruption');
 }
 
-module.exports = { hubFlow, startEndpoint, pushOnce, pushEvents, pushAll, waitForReceiver, assertAllDelivered };
+module.exports = { hubFlow, startEndpoint, pushOnce, pushEvents, pushAll, pushUntilAcknowledged, waitForReceiver, assertAllDelivered };

@@ -1,5 +1,5 @@
 /**
- * Why the embedded store could not be opened, sorted into what the user has to do about it. The raw
+ * Why the store could not be opened or used, sorted into what the user has to do about it. The raw
  * errors say little on their own: "unable to open database file" names no file, and a native module
  * built for another Node.js (the usual state after upgrading Node) fails with a page of tried paths.
  */
@@ -11,6 +11,12 @@ export type StoreFailureKind =
   | 'file'
   /** The file is there but is not an SQLite database, or is damaged. */
   | 'damaged'
+  /** `dingtalkStore` in settings.js is wrong (StoreSettingError: its problem says what to write). */
+  | 'setting'
+  /** The Redis server cannot be reached, or did not answer in time (StoreUnavailableError). */
+  | 'unavailable'
+  /** The Redis server's settings refuse acknowledgement (StoreRefusedError). */
+  | 'refused'
   | 'other';
 
 export interface StoreFailure {
@@ -29,6 +35,9 @@ export function describeStoreFailure(err: unknown): StoreFailure {
   const text = typeof message === 'string' ? message : String(err);
   const detail = text.split('\n', 1)[0].trim();
   const c = typeof code === 'string' ? code : '';
+  if (c === 'STORE_SETTING') return { kind: 'setting', detail };
+  if (c === 'STORE_UNAVAILABLE') return { kind: 'unavailable', detail };
+  if (c === 'STORE_REFUSED') return { kind: 'refused', detail };
   if (c === 'ERR_DLOPEN_FAILED' || NATIVE_MODULE.test(text)) return { kind: 'native-module', detail };
   if (FILE_CODES.has(c) || FILE_SQLITE_CODES.test(c)) return { kind: 'file', detail };
   if (DAMAGED_SQLITE_CODES.test(c)) return { kind: 'damaged', detail };

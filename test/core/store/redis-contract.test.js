@@ -17,7 +17,8 @@ after(async function () {
 });
 
 async function open(config) {
-  const store = new RedisHubStore({ url: server.url, ...config });
+  // Ordered mode's settle time (redis-store.test.js) would only slow the shared suite down.
+  const store = new RedisHubStore({ url: server.url, ...config }, { orderedSettleMs: 0 });
   await waitFor(() => store.usable, { timeout: 10_000, what: 'the Redis store to connect' });
   return store;
 }

@@ -62,6 +62,31 @@ describe('Redis store back end', function () {
     (await b.adoptOrphaned('in')).should.equal(0);
   });
 
+  it('ordered mode delivers in acceptance order across instances, waiting briefly for an earlier event queued late', async function () {
+    const p = prefix();
+    const a = store({ prefix: p, instanceId: 'a' }, { orderedSettleMs: 300 });
+    const b = store({ prefix: p, instanceId: 'b' }, { orderedSettleMs: 300 });
+    await ready(a);
+    await ready(b);
+    (await a.accept('e1', 'in', {}, undefined, 'app')).should.equal('new'); // acknowledged first, by a
+    (await b.accept('e2', 'in', {}, undefined, 'app')).should.equal('new'); // then e2, by b
+    const ordered = { limit: 1, leaseMs: LONG, ordered: true };
+    await b.enqueue('s', 'e2', 't', '{}', 0); // b's flow is quicker
+    (await b.claim('s', ordered)).should.eql([]); // settling: an earlier event may still come
+    (await b.nextDueIn('s', true)).should.be.above(100);
+    await a.enqueue('s', 'e1', 't', '{}', 0);
+    await waitFor(async () => (await a.nextDueIn('s', true)) <= 0, { timeout: 3000, what: 'the head to settle' });
+    const [first] = await a.claim('s', ordered);
+    first.delivery.eventId.should.equal('e1');
+    (await b.recordDelivered(first.delivery.id, first.token, 200)).should.be.true(); // any instance may record it
+    await waitFor(async () => (await b.nextDueIn('s', true)) <= 0, { timeout: 3000, what: 'e2 to settle' });
+    const [second] = await b.claim('s', ordered);
+    second.delivery.eventId.should.equal('e2');
+    // Queued without being accepted (built in the flow): it counts as accepted when queued, last.
+    await a.enqueue('s', 'made-in-flow', 't', '{}', 0);
+    (await a.list('s', 'queued')).map((d) => d.eventId).should.eql(['made-in-flow', 'e2']);
+  });
+
   it('a server that is down fails calls at once and keeps nothing queued; calls work again after it restarts', async function () {
     const s = store();
     await ready(s);

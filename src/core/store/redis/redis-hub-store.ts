@@ -18,6 +18,9 @@ import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubSt
 /** One id per process (unless configured): a store reopened by a deploy keeps its hand-off state. */
 const PROCESS_INSTANCE = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
+/** Ordered mode: a queued event waits this long for earlier-accepted ones queued by other instances. */
+export const ORDERED_SETTLE_MS = 1000;
+
 /** How long an instance counts as alive after its last heartbeat (beats every third of it). */
 const DEFAULT_INSTANCE_TIMEOUT_MS = 20_000;
 
@@ -47,6 +50,11 @@ const num = (reply: unknown): number => Number(reply);
 
 export interface RedisHubStoreOptions {
   onEvent?: (event: RedisStoreEvent) => void;
+  /**
+   * Ordered mode: how long a queued head waits before it is claimed, so that an event accepted earlier
+   * but queued later (through another instance's flow) still goes first. Default ORDERED_SETTLE_MS.
+   */
+  orderedSettleMs?: number;
   /** For tests: how long an instance counts as alive without a heartbeat. */
   instanceTimeoutMs?: number;
 }
@@ -58,6 +66,7 @@ export class RedisHubStore implements HubStore {
   readonly target: string;
   private readonly connection: RedisConnection;
   private readonly instanceTimeoutMs: number;
+  private readonly orderedSettleMs: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -67,6 +76,7 @@ export class RedisHubStore implements HubStore {
   ) {
     this.instanceId = config.instanceId ?? PROCESS_INSTANCE;
     this.instanceTimeoutMs = options.instanceTimeoutMs ?? DEFAULT_INSTANCE_TIMEOUT_MS;
+    this.orderedSettleMs = options.orderedSettleMs ?? ORDERED_SETTLE_MS;
     this.connection = new RedisConnection(config, (event) => {
       if (event.kind === 'redis-up') void this.beat();
       options.onEvent?.(event);
@@ -136,7 +146,7 @@ export class RedisHubStore implements HubStore {
 
   async claim(subscriber: string, options: ClaimOptions): Promise<Claim[]> {
     const limit = options.ordered ? 1 : Math.max(0, Math.floor(options.limit));
-    const f = (await this.connection.script('claim', [subscriber, limit, Math.max(1, Math.round(options.leaseMs)), options.ordered ? 1 : 0])) as unknown[];
+    const f = (await this.connection.script('claim', [subscriber, limit, Math.max(1, Math.round(options.leaseMs)), options.ordered ? 1 : 0, this.orderedSettleMs])) as unknown[];
     const leaseUntil = Number(f[1]);
     const claims: Claim[] = [];
     for (let i = 2; i + ROW_FIELDS < f.length + 1; i += ROW_FIELDS + 1) {
@@ -146,7 +156,7 @@ export class RedisHubStore implements HubStore {
   }
 
   async nextDueIn(subscriber: string, ordered: boolean): Promise<number | undefined> {
-    const reply = await this.connection.script('nextDueIn', [subscriber, ordered ? 1 : 0]);
+    const reply = await this.connection.script('nextDueIn', [subscriber, ordered ? 1 : 0, this.orderedSettleMs]);
     return reply === null || reply === undefined ? undefined : Number(reply);
   }
 

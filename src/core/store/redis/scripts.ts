@@ -9,15 +9,17 @@
  *           B ck:<contentKey>            -> <scope>:<eventId> (the content de-duplication key)
  *           B pend:<instance>:<receiver> zset eventId by seq: that instance's events not handed on
  *           B rx:<receiver>              hash eventId -> scope, for the receiver's events not handed on
+ *           B acc                        hash eventId -> seq: the acceptance order (ordered delivery follows it)
  *           B handed                     zset <scope>:<eventId> by received time (what pruning may drop)
  *           B recv                       hash receiver -> inbox rows (receivers())
  *           B inst                       zset instance id by heartbeat deadline (ms)
  *           B instrecv:<instance>        set of receivers with events pending on that instance
  *   outbox  B d:<id>                     hash s subscriber, e eventId, y type, b body, st state, a attempts,
  *                                        n due (ms), c created, u updated, ls last status, le last error,
- *                                        tk latest claim's fencing token ('' when none)
+ *                                        o order key, tk latest claim's fencing token ('' when none)
  *           B s:<sub>:ev                 hash eventId -> id (one delivery per (subscriber, event))
- *           B s:<sub>:q                  zset of queued ids by id (queue order; ordered mode's head)
+ *           B s:<sub>:q                  zset of queued ids by order key: the event's acceptance seq (queue
+ *                                        order, ordered mode's head), whichever instance accepted and queued it
  *           B s:<sub>:due                zset of queued ids not held by a lease, by due time
  *           B s:<sub>:lease              zset of held ids by lease end
  *           B s:<sub>:dead, s:<sub>:done zsets of ids by id
@@ -83,6 +85,7 @@ redis.call('ZADD', B .. 'pend:' .. inst .. ':' .. recv, seq, id)
 redis.call('HSET', B .. 'rx:' .. recv, id, scope)
 redis.call('SADD', B .. 'instrecv:' .. inst, recv)
 redis.call('HINCRBY', B .. 'recv', recv, 1)
+redis.call('HSET', B .. 'acc', id, seq)
 return 1
 `,
 
@@ -194,8 +197,10 @@ return n
   pruneInbox: `
 local rows = redis.call('ZRANGEBYSCORE', B .. 'handed', '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, ik in ipairs(rows) do
-  local f = redis.call('HMGET', B .. 'in:' .. ik, 'r', 'ck')
+  local f = redis.call('HMGET', B .. 'in:' .. ik, 'r', 'ck', 's')
   if f[2] and f[2] ~= '' and redis.call('GET', B .. 'ck:' .. f[2]) == ik then redis.call('DEL', B .. 'ck:' .. f[2]) end
+  local id = string.sub(ik, string.find(ik, ':', 1, true) + 1)
+  if f[3] and redis.call('HGET', B .. 'acc', id) == f[3] then redis.call('HDEL', B .. 'acc', id) end
   redis.call('DEL', B .. 'in:' .. ik)
   redis.call('ZREM', B .. 'handed', ik)
   if f[1] and redis.call('HINCRBY', B .. 'recv', f[1], -1) <= 0 then redis.call('HDEL', B .. 'recv', f[1]) end
@@ -211,21 +216,25 @@ local now = now_ms()
 local id = redis.call('INCR', B .. 'seq:d')
 local m = member(id)
 local due = now + tonumber(ARGV[5])
-redis.call('HSET', B .. 'd:' .. id, 's', sub, 'e', e, 'y', ARGV[3], 'b', ARGV[4], 'st', 'queued', 'a', 0, 'n', due, 'c', now, 'u', now, 'ls', '', 'le', '', 'tk', '')
+-- Queue order is acceptance order: instances queue an event in any order, whoever accepted it first.
+-- An event the hub did not accept (a message built in the flow) counts as accepted now.
+local order = tonumber(redis.call('HGET', B .. 'acc', e)) or redis.call('INCR', B .. 'seq:in')
+redis.call('HSET', B .. 'd:' .. id, 's', sub, 'e', e, 'y', ARGV[3], 'b', ARGV[4], 'st', 'queued', 'a', 0, 'n', due, 'c', now, 'u', now, 'ls', '', 'le', '', 'tk', '', 'o', order)
 redis.call('HSET', sk(sub, 'ev'), e, id)
-redis.call('ZADD', sk(sub, 'q'), id, m)
+redis.call('ZADD', sk(sub, 'q'), order, m)
 redis.call('ZADD', sk(sub, 'due'), due, m)
 redis.call('SADD', B .. 'subs', sub)
 return 1
 `,
 
   /**
-   * ARGV: subscriber, limit, lease ms, ordered (1/0). Takes due deliveries not held by a live lease,
-   * earliest due first (ordered: the head only, and only while nobody holds it). Flat: server time, lease
-   * end, then per claim its row (13 fields) and token.
+   * ARGV: subscriber, limit, lease ms, ordered (1/0), settle ms. Takes due deliveries not held by a live
+   * lease, earliest due first (ordered: the head only, only while nobody holds it, and only once it was
+   * queued `settle` ms ago: an event accepted earlier may still be on its way to the queue through another
+   * instance). Flat: server time, lease end, then per claim its row (13 fields) and token.
    */
   claim: `
-local sub, limit, leaseMs, ordered = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+local sub, limit, leaseMs, ordered, settle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
 local now = now_ms()
 reap(sub, now)
 local batch = {}
@@ -238,7 +247,8 @@ if ordered then
   local head = redis.call('ZRANGE', sk(sub, 'q'), 0, 0)[1]
   if head then
     local due = redis.call('ZSCORE', sk(sub, 'due'), head)
-    if due and tonumber(due) <= now then batch = { head } end
+    local queued = tonumber(redis.call('HGET', B .. 'd:' .. tonumber(head), 'c'))
+    if due and tonumber(due) <= now and queued + settle <= now then batch = { head } end
   end
 elseif limit > 0 then
   batch = redis.call('ZRANGEBYSCORE', sk(sub, 'due'), '-inf', now, 'LIMIT', 0, limit)
@@ -257,9 +267,9 @@ end
 return out
 `,
 
-  /** ARGV: subscriber, ordered (1/0). ms until claim() could return something; nil when the queue is empty. */
+  /** ARGV: subscriber, ordered (1/0), settle ms. ms until claim() could return something; nil when the queue is empty. */
   nextDueIn: `
-local sub, ordered = ARGV[1], ARGV[2] == '1'
+local sub, ordered, settle = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
 local now = now_ms()
 local at
 if ordered then
@@ -272,6 +282,7 @@ if ordered then
   else
     at = tonumber(due) or now
   end
+  at = math.max(at, tonumber(redis.call('HGET', B .. 'd:' .. tonumber(head), 'c')) + settle)
 else
   local d = redis.call('ZRANGE', sk(sub, 'due'), 0, 0, 'WITHSCORES')
   local l = redis.call('ZRANGE', sk(sub, 'lease'), 0, 0, 'WITHSCORES')
@@ -376,7 +387,7 @@ else ids = {} end
 for _, m in ipairs(ids) do
   local id = tonumber(m)
   redis.call('ZREM', sk(sub, 'dead'), m)
-  redis.call('ZADD', sk(sub, 'q'), id, m)
+  redis.call('ZADD', sk(sub, 'q'), tonumber(redis.call('HGET', B .. 'd:' .. id, 'o')) or id, m)
   redis.call('ZADD', sk(sub, 'due'), now, m)
   redis.call('HSET', B .. 'd:' .. id, 'st', 'queued', 'a', 0, 'n', now, 'u', now, 'tk', '')
 end
