@@ -15,13 +15,13 @@
 // is reported. The scale part cannot pin: two Node-RED instances, Redis, the proxy, the load generator
 // and the endpoint share the 2 cores, so every process may use both and the machine's busy share is
 // reported with the figures; with 2 cores, two instances can only show what the second core adds.
-const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { createClient } = require('redis');
 const { RedisServer } = require('../test/support/redis-server');
 const { waitFor } = require('../test/support/node-red-process');
+const { redisStoreSettings, userDirFor } = require('../test/support/multi-instance');
 const { Child, pin } = require('./lib/child');
 const { cpuMs, machineCpu } = require('./lib/proc');
 
@@ -34,10 +34,6 @@ const STORES = {
   redisEverysec: { label: 'Redis, appendfsync everysec', appendfsync: 'everysec' },
 };
 const ALL_CPUS = `0-${os.cpus().length - 1}`;
-
-function storeSettings(redis, prefix) {
-  return { dingtalkStore: { module: 'redis', config: { url: redis.url, prefix, durability: 'server' } } };
-}
 
 /** /hub stores and answers (nothing wired), /hubd hands each event to one dingtalk-dispatch, /core echoes. */
 function storesFlow(ctx, appNode, endpoint, concurrency) {
@@ -75,14 +71,8 @@ async function untilAcknowledged(ctx, url, redis) {
   }
 }
 
-/** A user directory of its own for a further instance (Node-RED writes its .config files there), sharing the package. */
-function extraUserDir(ctx, name) {
-  const dir = path.join(path.dirname(ctx.userDir), `userdir-${name}`);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(ctx.userDir, 'package.json'), path.join(dir, 'package.json'));
-  if (!fs.existsSync(path.join(dir, 'node_modules'))) fs.symlinkSync(path.join(ctx.userDir, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  return dir;
-}
+/** A user directory of its own for another Node-RED process, sharing the installed package. */
+const userDir = (ctx, name) => userDirFor({ work: path.dirname(ctx.userDir), userDir: ctx.userDir }, name, false);
 
 /**
  * `events` pushes to `url` as fast as `connections` go, each to be delivered once to the sink. The
@@ -128,7 +118,7 @@ async function stores(ctx, { config: c, startRed, appNode }) {
   try {
     for (const [name, store] of Object.entries(STORES)) {
       const redis = store.appendfsync ? await startRedis(store.appendfsync, c.loadCpu) : undefined;
-      const red = await startRed(ctx, flow, extraUserDir(ctx, name), { settings: redis ? storeSettings(redis, `bench-${name}`) : {} });
+      const red = await startRed(ctx, flow, userDir(ctx, name), { settings: redis ? redisStoreSettings(redis, { prefix: `bench-${name}` }) : {} });
       running[name] = { red, redis };
       await untilAcknowledged(ctx, `${red.nodeBase}/hub`, redis);
       await untilAcknowledged(ctx, `${red.nodeBase}/hubd`, redis);
@@ -206,7 +196,7 @@ async function scale(ctx, { config: c, startRed, appNode, redisVersion }) {
     const flow = storesFlow(ctx, appNode, endpoint, c.concurrency).filter((n) => n.id !== 'hub-in' && !n.id.startsWith('core-'));
     const proxyUrl = await proxy.call('start');
     for (const name of ['scale-1', 'scale-2']) {
-      const red = await startRed(ctx, flow, extraUserDir(ctx, name), { settings: storeSettings(redis, 'bench-scale'), cpu: ALL_CPUS });
+      const red = await startRed(ctx, flow, userDir(ctx, name), { settings: redisStoreSettings(redis, { prefix: 'bench-scale' }), cpu: ALL_CPUS });
       reds.push(red);
       await untilAcknowledged(ctx, `${red.nodeBase}/hubd`, redis);
     }

@@ -1,47 +1,23 @@
 'use strict';
-// The load balancer of the redis section's scale part, in a process of its own so that its CPU is
-// measured apart: an HTTP reverse proxy on a loopback port that sends each request to the next target in
-// turn (round robin), keep-alive to the targets, bodies streamed both ways. Driven by bench/redis.js.
-const http = require('node:http');
+// The load balancer of the redis section's scale part in a process of its own, so that its CPU is
+// measured apart: the multi-instance tests' round-robin proxy (test/support/round-robin-proxy.js),
+// driven by bench/redis.js.
+const { startRoundRobinProxy } = require('../../test/support/round-robin-proxy');
 const { serve } = require('./child');
 
-let targets = [];
-let next = 0;
-let sent = [];
-const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
-
-const server = http.createServer((req, res) => {
-  if (targets.length === 0) {
-    req.resume();
-    return res.writeHead(503).end('no target');
-  }
-  const i = next;
-  next = (next + 1) % targets.length;
-  sent[i] += 1;
-  const to = new URL(req.url, targets[i]);
-  const upstream = http.request(to, { method: req.method, headers: { ...req.headers, host: to.host }, agent }, (answer) => {
-    res.writeHead(answer.statusCode, answer.headers);
-    answer.pipe(res);
-  });
-  upstream.on('error', (err) => {
-    if (res.headersSent) res.destroy();
-    else res.writeHead(502).end(`target unreachable: ${err.code || err.message}`);
-  });
-  req.pipe(upstream);
-});
-server.keepAliveTimeout = 30000;
+let proxy;
 
 serve({
-  start: () => new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`));
-  }),
+  start: async () => {
+    proxy = await startRoundRobinProxy([]);
+    return proxy.url;
+  },
   /** Replaces the targets (base URLs) and starts counting requests per target again. */
-  targets: (args) => {
-    targets = [...args.targets];
-    next = 0;
-    sent = targets.map(() => 0);
+  targets: ({ targets }) => {
+    proxy.targets = targets;
+    proxy.sent.clear();
     return true;
   },
-  sent: () => sent,
+  /** Requests sent to each target since the last `targets`, in the targets' order. */
+  sent: () => proxy.targets.map((t) => proxy.sent.get(t) || 0),
 });

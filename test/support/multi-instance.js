@@ -152,6 +152,6 @@ async function pool(items, concurrency, fn) {
 }
 
 module.exports = {
-  REDIS_PREFIX, redisStoreSettings, startInstances, INSTANCE_HEADER, emissionProbe, probedHubFlow, probedStreamFlow,
+  REDIS_PREFIX, redisStoreSettings, userDirFor, startInstances, INSTANCE_HEADER, emissionProbe, probedHubFlow, probedStreamFlow,
   emissionsById, aofReader, pool,
 };
