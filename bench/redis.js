@@ -106,6 +106,11 @@ function medians(runs) {
   out.ownBusyPercent = round(100 * median(runs.map((r) => r.ownBusy)));
   out.machineBusyPercent = round(100 * median(runs.map((r) => r.machineBusy)));
   out.cpuMsPerDelivery = Object.fromEntries(Object.keys(runs[0].cpuMsPerDelivery).map((k) => [k, round(median(runs.map((r) => r.cpuMsPerDelivery[k])), 3)]));
+  // every measured process together: what one event costs the machine, hence its ceiling on these cores
+  out.allCpuMsPerDelivery = round(median(runs.map((r) => Object.values(r.cpuMsPerDelivery).reduce((a, b) => a + b, 0))), 3);
+  // each round, so that the spread on a shared machine is on record beside the median
+  out.roundsReceivedPerSec = runs.map((r) => round(r.receivedPerSec));
+  out.roundsDeliveriesPerSec = runs.map((r) => round(r.deliveriesPerSec));
   return out;
 }
 
@@ -140,12 +145,13 @@ async function stores(ctx, { config: c, startRed, appNode }) {
     const m = (name, key) => median(receiveRuns[name].map((x) => x[key]));
     // Latency under a load every store keeps up with: half the slowest one's saturated rate.
     const rate = Math.min(c.fixedRate, Math.max(50, Math.floor((0.5 * Math.min(...Object.keys(STORES).map((n) => m(n, 'rps')))) / 50) * 50));
-    const receive = { baselineRps: round(m('baseline', 'rps')), latencyAtRps: rate, rounds: c.rounds, roundSeconds: c.roundS, connections: c.connections, stores: {} };
+    const receive = { baselineRps: round(m('baseline', 'rps')), baselineRoundsRps: receiveRuns.baseline.map((x) => round(x.rps)), latencyAtRps: rate, rounds: c.rounds, roundSeconds: c.roundS, connections: c.connections, stores: {} };
     for (const name of Object.keys(STORES)) {
       const fixed = await ctx.loader.call('paced', { url: `${running[name].red.nodeBase}/hub`, rate, seconds: c.fixedS });
       if (fixed.non2xx || fixed.errors) problems.push(`receive ${name} at ${rate}/s: ${fixed.non2xx} non-2xx, ${fixed.errors} errors`);
       receive.stores[name] = {
         rps: round(m(name, 'rps')),
+        roundsRps: receiveRuns[name].map((x) => round(x.rps)),
         ratio: round(m(name, 'rps') / m('baseline', 'rps'), 2),
         p50Ms: fixed.p50Ms,
         p99Ms: fixed.p99Ms,
