@@ -13,8 +13,9 @@
 // acknowledged event survives, `always` a crash of the server, `everysec` at most about a second lost.
 // Redis runs beside the load generator (CPU 1), as it would on a machine of its own, and its CPU per push
 // is reported. The scale part cannot pin: two Node-RED instances, Redis, the proxy, the load generator
-// and the endpoint share the 2 cores, so every process may use both and the machine's busy share is
-// reported with the figures; with 2 cores, two instances can only show what the second core adds.
+// and the endpoint share the 2 cores, so every process may use both, and the CPU of each (per event) and
+// the share of the cores they used are reported; with 2 cores, two instances can only show what the
+// second core adds.
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
