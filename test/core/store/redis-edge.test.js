@@ -1,0 +1,92 @@
+'use strict';
+// Edge cases of the Redis back end that the shared contract does not reach: what is left in Redis after
+// whole lifecycles (nothing may grow without bound over the de-duplication window), ids with the key
+// separator in them, and instances whose heartbeat lapsed while they were in fact alive.
+// A real redis-server of the test's own (test/support/redis-server.js).
+require('should');
+const { randomBytes } = require('node:crypto');
+const { createClient } = require('redis');
+const { RedisHubStore } = require('../../../core/store/redis/redis-hub-store');
+const { startRedis } = require('../../support/redis-server');
+const { waitFor } = require('../../support/wait');
+
+const prefix = () => `edge-${randomBytes(4).toString('hex')}`;
+const LONG = 60_000;
+
+describe('Redis store back end: edge cases', function () {
+  this.timeout(30_000);
+  let server;
+  let admin;
+  const open = [];
+  before(async function () {
+    server = await startRedis();
+    admin = createClient({ url: server.url });
+    await admin.connect();
+  });
+  after(async function () {
+    await admin?.quit();
+    await server?.stop();
+  });
+  afterEach(async function () {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+
+  async function store(config = {}, options = {}) {
+    const s = new RedisHubStore({ url: server.url, prefix: config.prefix ?? prefix(), ...config }, { orderedSettleMs: 0, ...options });
+    open.push(s);
+    await waitFor(() => s.usable, { timeout: 10_000, what: 'the store to connect' });
+    return s;
+  }
+
+  /** Every key of a hub's prefix, with the size of the collections among them. */
+  async function keysOf(p) {
+    const out = {};
+    for await (const batch of admin.scanIterator({ MATCH: `{${p}}:*`, COUNT: 1000 })) {
+      for (const key of [].concat(batch)) {
+        const type = await admin.type(key);
+        const size = type === 'hash' ? await admin.hLen(key) : type === 'zset' ? await admin.zCard(key) : type === 'set' ? await admin.sCard(key) : 1;
+        out[key.slice(p.length + 3)] = size;
+      }
+    }
+    return out;
+  }
+
+  it('leaves only its counters and the live instance behind after whole inbox and outbox lifecycles', async function () {
+    const p = prefix();
+    const a = await store({ prefix: p, instanceId: 'a' });
+    const claimAll = (sub) => a.claim(sub, { limit: 100, leaseMs: LONG, ordered: false });
+    for (let round = 0; round < 3; round += 1) {
+      // Inbox: two apps, content keys, handed on, given up, pruned.
+      for (let i = 0; i < 20; i += 1) {
+        await a.accept(`r${round}-e${i}`, 'in', { i }, `app-a\u0000k${round}-${i}`, 'app-a');
+        await a.accept(`r${round}-e${i}`, 'in-b', { i }, undefined, 'app-b');
+      }
+      await a.markHanded('in', Array.from({ length: 20 }, (_v, i) => `r${round}-e${i}`));
+      await a.giveUpPending('in-b', 100);
+      // Outbox: delivered, failed then delivered, dead then replayed then delivered, dead and dropped.
+      for (let i = 0; i < 20; i += 1) {
+        await a.enqueue('s', `r${round}-e${i}`, 't', '{}', 0);
+        await a.enqueue('s2', `r${round}-e${i}`, 't', '{}', 0);
+      }
+      for (const c of await claimAll('s')) {
+        if (c.delivery.eventId.endsWith('1')) await a.recordFailed(c.delivery.id, c.token, { retryInMs: 0, status: 503, breakerThreshold: 50 });
+        else if (c.delivery.eventId.endsWith('2')) await a.recordFailed(c.delivery.id, c.token, { status: 410 });
+        else await a.recordDelivered(c.delivery.id, c.token, 200);
+      }
+      await a.replay('s');
+      for (const c of await claimAll('s')) await a.recordDelivered(c.delivery.id, c.token, 200);
+      for (const c of await claimAll('s2')) await a.recordFailed(c.delivery.id, c.token, { error: 'gone', breakerThreshold: 5 });
+      await a.dropQueue('s2', 100);
+      (await a.counts('s')).should.eql({ queued: 0, delivered: 20, dead: 0 });
+      // The window ends.
+      while ((await a.pruneInbox(Date.now() + LONG, 7)) > 0);
+      while ((await a.pruneAllDelivered(Date.now() + LONG, 7)) > 0);
+    }
+    await a.subscribers();
+    await a.markOrphan('subscriber', 's2', 1);
+    await a.clearOrphan('subscriber', 's2');
+    const left = await keysOf(p);
+    Object.keys(left).sort().should.eql(['fence', 'inst', 'seq:d', 'seq:in']);
+    left.inst.should.equal(1);
+  });
+});
