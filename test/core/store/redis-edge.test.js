@@ -89,4 +89,30 @@ describe('Redis store back end: edge cases', function () {
     Object.keys(left).sort().should.eql(['fence', 'inst', 'seq:d', 'seq:in']);
     left.inst.should.equal(1);
   });
+
+  it('a duplicate acknowledged by another instance waits for the durability of the original write', async function () {
+    // The original accept's WAIT fails (the replica is stopped): that event is not durable yet. A copy
+    // reaching another instance must not be acknowledged on the strength of that instance's older writes.
+    const primary = await startRedis();
+    const replica = await startRedis({ config: { replicaof: `127.0.0.1 ${primary.port}` } });
+    const watch = createClient({ url: primary.url });
+    await watch.connect();
+    try {
+      await waitFor(async () => /slave0:.*state=online/.test(await watch.info('replication')), { timeout: 10_000, what: 'the replica to be in sync' });
+      const config = { url: primary.url, prefix: prefix(), durability: 'replicas:1', durabilityTimeoutMs: 300 };
+      const a = await store({ ...config, instanceId: 'a' });
+      const b = await store({ ...config, instanceId: 'b' });
+      (await b.accept('warm-up', 'in', {}, undefined, 'app')).should.equal('new'); // b has written before
+      replica.child.kill('SIGSTOP');
+      const first = await a.accept('e1', 'in', { n: 1 }, undefined, 'app').then(() => undefined, (e) => e);
+      first.should.have.property('code', 'STORE_UNAVAILABLE');
+      const copy = await b.accept('e1', 'in', { n: 1 }, undefined, 'app').then((v) => v, (e) => e);
+      copy.should.have.property('code', 'STORE_UNAVAILABLE'); // not 'duplicate': no replica has e1
+    } finally {
+      replica.child?.kill('SIGCONT');
+      await watch.quit();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
 });

@@ -105,7 +105,8 @@ export class RedisHubStore implements HubStore {
       await this.connection.script('heartbeat', [this.instanceId, this.instanceTimeoutMs]);
       this.beaten = true;
     }
-    const fresh = num(await this.connection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId])) === 1;
+    const waits = (this.config.durability ?? 'server') === 'server' ? 0 : 1;
+    const fresh = num(await this.connection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId, waits])) === 1;
     // A duplicate may be this connection's own write of a moment ago, still waiting for its condition.
     await waitDurable(this.connection, this.config);
     return fresh ? 'new' : 'duplicate';

@@ -71,12 +71,21 @@ end
 `;
 
 export const SCRIPTS = {
-  /** ARGV: scope, eventId, receiver, message, contentKey ('' for none), instance. 1 new, 0 duplicate. */
+  /**
+   * ARGV: scope, eventId, receiver, message, contentKey ('' for none), instance, durability wait follows
+   * (1/0). 1 new, 0 duplicate. A duplicate followed by WAIT / WAITAOF makes a write that replicates: from
+   * Redis 7.2 (and Valkey) those wait only for the connection's own propagated writes, and the original
+   * may be another instance's write of a moment ago, still waiting for its condition.
+   */
   accept: `
 local scope, id, recv, msg, ck, inst = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local function duplicate()
+  if ARGV[7] == '1' then redis.call('INCRBY', B .. 'seq:in', 0) end
+  return 0
+end
 local ik = scope .. ':' .. id
-if redis.call('EXISTS', B .. 'in:' .. ik) == 1 then return 0 end
-if ck ~= '' and redis.call('EXISTS', B .. 'ck:' .. ck) == 1 then return 0 end
+if redis.call('EXISTS', B .. 'in:' .. ik) == 1 then return duplicate() end
+if ck ~= '' and redis.call('EXISTS', B .. 'ck:' .. ck) == 1 then return duplicate() end
 local now = now_ms()
 local seq = redis.call('INCR', B .. 'seq:in')
 redis.call('HSET', B .. 'in:' .. ik, 'r', recv, 't', now, 's', seq, 'm', msg, 'ck', ck, 'i', inst, 'h', 0)
