@@ -115,4 +115,21 @@ describe('Redis store back end: edge cases', function () {
       await primary.stop();
     }
   });
+
+  it("adopts the events an instance accepted after its heartbeat lapsed and another had adopted its earlier ones", async function () {
+    const p = prefix();
+    const a = await store({ prefix: p, instanceId: 'a' }, { instanceTimeoutMs: 300 });
+    const b = await store({ prefix: p, instanceId: 'b' }, { instanceTimeoutMs: 300 });
+    (await a.accept('e1', 'in', {}, undefined, 'app')).should.equal('new');
+    // a stalls (its connection hangs, its event loop is blocked): no heartbeat, as if it had died.
+    clearInterval(a.heartbeatTimer);
+    await waitFor(async () => (await b.adoptOrphaned('in')) === 1, { timeout: 5000, what: 'b to adopt e1' });
+    // a goes on, acknowledges e2, and dies before handing it on.
+    (await a.accept('e2', 'in', {}, undefined, 'app')).should.equal('new');
+    (await b.pendingCount('in')).should.equal(2);
+    await a.close();
+    open.splice(open.indexOf(a), 1);
+    await waitFor(async () => (await b.adoptOrphaned('in')) === 1, { timeout: 5000, what: 'b to adopt e2' });
+    (await b.pendingInbox('in')).map((r) => r.eventId).should.eql(['e1', 'e2']);
+  });
 });

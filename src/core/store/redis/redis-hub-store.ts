@@ -99,20 +99,14 @@ export class RedisHubStore implements HubStore {
   // --- inbox -------------------------------------------------------------------------------------
 
   async accept(eventId: string, receiver: string, message: unknown, contentKey?: string, scope = ''): Promise<'new' | 'duplicate'> {
-    // The heartbeat is written before the first event of this instance: its events are adopted by
-    // another instance if it dies, however soon.
-    if (!this.beaten) {
-      await this.connection.script('heartbeat', [this.instanceId, this.instanceTimeoutMs]);
-      this.beaten = true;
-    }
+    // The script renews the heartbeat with each new event: its events are adopted by another instance
+    // if it dies, however soon, even after another instance took it for dead and forgot it once.
     const waits = (this.config.durability ?? 'server') === 'server' ? 0 : 1;
-    const fresh = num(await this.connection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId, waits])) === 1;
+    const fresh = num(await this.connection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId, waits, this.instanceTimeoutMs])) === 1;
     // A duplicate may be this connection's own write of a moment ago, still waiting for its condition.
     await waitDurable(this.connection, this.config);
     return fresh ? 'new' : 'duplicate';
   }
-
-  private beaten = false;
 
   async pendingInbox(receiver: string): Promise<InboxRow[]> {
     const f = (await this.connection.script('pendingInbox', [this.instanceId, receiver])) as unknown[];
