@@ -8,7 +8,8 @@ const { randomBytes } = require('node:crypto');
 const { createClient } = require('redis');
 const { RedisHubStore } = require('../../../core/store/redis/redis-hub-store');
 const { startRedis } = require('../../support/redis-server');
-const { waitFor } = require('../../support/wait');
+const { sleep, waitFor } = require('../../support/wait');
+const { HandoffTracker } = require('../../../core/handoff/tracker');
 
 const prefix = () => `edge-${randomBytes(4).toString('hex')}`;
 const LONG = 60_000;
@@ -131,5 +132,35 @@ describe('Redis store back end: edge cases', function () {
     open.splice(open.indexOf(a), 1);
     await waitFor(async () => (await b.adoptOrphaned('in')) === 1, { timeout: 5000, what: 'b to adopt e2' });
     (await b.pendingInbox('in')).map((r) => r.eventId).should.eql(['e1', 'e2']);
+  });
+
+  it('emits an event whose acceptance failed after it was stored, once its retry was acknowledged as a duplicate', async function () {
+    // A busy server answers the accept after the command timeout: the receiver said 503, the event is
+    // stored all the same, and DingTalk's retry is acknowledged as a duplicate (never emitted live).
+    const s = await store({ commandTimeoutMs: 200 });
+    const sent = [];
+    const host = {
+      liveNode: () => undefined, newMsgId: (() => { let n = 0; return () => `m${++n}`; })(), now: Date.now,
+      watching() {}, stuck() {}, orphaned() {}, markFailed() {},
+    };
+    const tracker = new HandoffTracker(host, { stuckMs: () => LONG, sweepMs: 20, adoptEveryMs: 20 });
+    tracker.register('in', { store: () => s, emit: (m, stamp) => { sent.push(stamp(m)); return true; } });
+    tracker.flowsStarted();
+    try {
+      await s.accept('warm-up', 'in', {}, undefined, 'app'); // scripts loaded, instance known
+      await s.markHanded('in', ['warm-up']);
+      const busy = admin.eval('local i = 0 while i < 3e7 do i = i + 1 end return i', { keys: [], arguments: [] }); // ~0.5 s
+      const message = { topic: 't', payload: {}, dingtalk: { eventId: 'e1', eventType: 't', receivedAt: 1, source: 'http' } };
+      const err = await s.accept('e1', 'in', message, undefined, 'app').then(() => undefined, (e) => e);
+      err.should.have.property('code', 'STORE_UNAVAILABLE');
+      await busy;
+      (await s.accept('e1', 'in', message, undefined, 'app')).should.equal('duplicate'); // the retry: 200
+      await waitFor(() => sent.some((m) => m.dingtalk.eventId === 'e1'), { timeout: 3000, what: 'e1 to be emitted' });
+      await sleep(200); // bounded: later passes emit nothing more
+      sent.map((m) => m.dingtalk.eventId).should.eql(['e1']);
+      sent[0].dingtalk.redelivered.should.be.true();
+    } finally {
+      tracker.stop();
+    }
   });
 });
