@@ -183,6 +183,22 @@ describe('Redis store back end', function () {
     }
   });
 
+  it('a slow durability condition holds up neither other calls nor the accepts behind it one by one', async function () {
+    // No replica: every WAIT runs out its second. Five accepts at once share waits; meanwhile the
+    // deliveries' calls go through the other connection at once.
+    const s = store({ durability: 'replicas:1', durabilityTimeoutMs: 1000 });
+    await ready(s);
+    await s.enqueue('sub', 'q1', 't', '{}', 0);
+    const started = Date.now();
+    const accepts = ['e1', 'e2', 'e3', 'e4', 'e5'].map((id) => s.accept(id, 'in', {}, undefined, 'app').then(() => 'ok', (e) => e.code));
+    await new Promise((r) => setTimeout(r, 100)); // the first wait is under way
+    (await s.counts('sub')).should.eql({ queued: 1, delivered: 0, dead: 0 });
+    (await s.claim('sub', { limit: 1, leaseMs: LONG, ordered: false })).should.have.length(1);
+    (Date.now() - started).should.be.below(800); // not behind the wait
+    (await Promise.all(accepts)).should.eql(Array(5).fill('STORE_UNAVAILABLE'));
+    (Date.now() - started).should.be.below(3500); // one or two grouped waits, not five in a row
+  });
+
   it('never writes a password into what it reports', async function () {
     const s = store({ url: server.url.replace('redis://', 'redis://hub:s3cret-pw@') });
     await waitFor(() => s.events.length > 0, { timeout: 10_000, what: 'an event' });
