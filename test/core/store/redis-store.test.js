@@ -32,6 +32,16 @@ describe('Redis store back end', function () {
     open.push(s);
     return s;
   }
+  async function rawCommand(args) {
+    const { createClient } = require('redis');
+    const c = createClient({ url: server.url });
+    await c.connect();
+    try {
+      return await c.sendCommand(args);
+    } finally {
+      await c.quit();
+    }
+  }
   const ready = (s) => waitFor(() => s.usable, { timeout: 10_000, what: 'the store to connect' });
 
   it('reports what the server runs with when it connects', async function () {
@@ -85,6 +95,18 @@ describe('Redis store back end', function () {
     // Queued without being accepted (built in the flow): it counts as accepted when queued, last.
     await a.enqueue('s', 'made-in-flow', 't', '{}', 0);
     (await a.list('s', 'queued')).map((d) => d.eventId).should.eql(['made-in-flow', 'e2']);
+  });
+
+  it('forgets an instance that died with nothing pending (a restart without receivers leaves no trace)', async function () {
+    const p = prefix();
+    const gone = store({ prefix: p, instanceId: 'gone' }, { instanceTimeoutMs: 150 });
+    await ready(gone);
+    await waitFor(async () => (await rawCommand(['ZSCORE', `{${p}}:inst`, 'gone'])) !== null, { timeout: 3000, what: 'its heartbeat' });
+    await gone.close();
+    open.splice(open.indexOf(gone), 1);
+    store({ prefix: p, instanceId: 'alive' }, { instanceTimeoutMs: 150 });
+    await waitFor(async () => (await rawCommand(['ZSCORE', `{${p}}:inst`, 'gone'])) === null, { timeout: 3000, what: 'the dead instance to be forgotten' });
+    (await rawCommand(['ZSCORE', `{${p}}:inst`, 'alive'])).should.not.be.null();
   });
 
   it('a server that is down fails calls at once and keeps nothing queued; calls work again after it restarts', async function () {

@@ -172,9 +172,14 @@ if moved > 0 then redis.call('SADD', B .. 'instrecv:' .. inst, recv) end
 return moved
 `,
 
-  /** ARGV: instance, lifetime ms. This instance is alive until now + lifetime. */
+  /** ARGV: instance, lifetime ms. This instance is alive until now + lifetime; dead ones without events go. */
   heartbeat: `
-redis.call('ZADD', B .. 'inst', now_ms() + tonumber(ARGV[2]), ARGV[1])
+local now = now_ms()
+redis.call('ZADD', B .. 'inst', now + tonumber(ARGV[2]), ARGV[1])
+-- Instances that died with nothing pending: forgotten here (adopt only visits those with events).
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', B .. 'inst', '-inf', '(' .. now, 'LIMIT', 0, 20)) do
+  if redis.call('SCARD', B .. 'instrecv:' .. dead) == 0 then redis.call('ZREM', B .. 'inst', dead) end
+end
 return 1
 `,
 
