@@ -53,6 +53,12 @@ describe('Redis store back end', function () {
     up.target.should.match(/^redis:\/\/127\.0\.0\.1:\d+ \{t-[0-9a-f]+\}:$/);
   });
 
+  it('a call made right after opening waits for the first connect instead of failing (a deploy reopens the store)', async function () {
+    const s = store();
+    (await s.accept('e1', 'in', {}, undefined, 'app')).should.equal('new'); // not "not reachable"
+    s.usable.should.be.true();
+  });
+
   it('an instance that died leaves its unhanded events to another, which adopts them once its heartbeat lapses', async function () {
     const p = prefix();
     const a = store({ prefix: p, instanceId: 'a' }, { instanceTimeoutMs: 300 });
