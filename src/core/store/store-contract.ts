@@ -83,7 +83,10 @@ export interface InboxStore {
   /**
    * Takes over `receiver`'s pending events of instances that died (their heartbeat lapsed) before handing
    * them on: they become this instance's, listed by pendingInbox, to be emitted again. Resolves with how
-   * many moved; always 0 for a back end with a single instance.
+   * many moved; always 0 for a back end with a single instance. A back end whose failed accept may have
+   * stored its event all the same (it cannot take it back: another instance may have acknowledged a copy
+   * as a duplicate) adds, at the first call after such a failure, how many of this instance's own events
+   * of `receiver` are pending, so that they are listed and emitted too.
    */
   adoptOrphaned(receiver: string): Promise<number>;
 }

@@ -23,6 +23,7 @@ export type StoreSettingProblemKey =
   | 'tls'
   | 'url'
   | 'prefix'
+  | 'instance-id'
   | 'durability'
   | 'sentinels'
   | 'nodes'
@@ -55,6 +56,7 @@ const CLUSTER_KEYS = ['nodes'];
 const DURABILITY = /^(server|wait-aof|replicas:[1-9]\d{0,5})$/;
 /** A prefix becomes the hash tag `{prefix}`: braces would end it early, spaces make keys awkward to type. */
 const PREFIX = /^[^\s{}]{1,64}$/;
+const INSTANCE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `scheme://user:password@…` → `scheme://user:***@…`, anywhere in `text`. */
 export function maskSecrets(text: string): string {
@@ -136,7 +138,11 @@ function redisConfig(value: unknown): RedisStoreConfig {
   }
   if (raw.durabilityTimeoutMs !== undefined) config.durabilityTimeoutMs = positiveMs(raw.durabilityTimeoutMs, 'dingtalkStore.config.durabilityTimeoutMs');
   if (raw.commandTimeoutMs !== undefined) config.commandTimeoutMs = positiveMs(raw.commandTimeoutMs, 'dingtalkStore.config.commandTimeoutMs');
-  if (raw.instanceId !== undefined) config.instanceId = stringAt(raw.instanceId, 'dingtalkStore.config.instanceId');
+  if (raw.instanceId !== undefined) {
+    // Part of key names (pend:<instance>:<receiver>): letters, digits, '.', '_' and '-' only.
+    if (typeof raw.instanceId !== 'string' || !INSTANCE_ID.test(raw.instanceId)) fail('instance-id', { field: 'dingtalkStore.config.instanceId', found: found(raw.instanceId) });
+    config.instanceId = raw.instanceId;
+  }
   if (raw.sentinel !== undefined && raw.cluster !== undefined) fail('sentinel-and-cluster', { field: 'dingtalkStore.config' });
   if (raw.sentinel !== undefined) {
     const sentinel = objectAt(raw.sentinel, 'dingtalkStore.config.sentinel', SENTINEL_KEYS);

@@ -32,6 +32,16 @@ describe('Redis store back end', function () {
     open.push(s);
     return s;
   }
+  async function rawCommand(args) {
+    const { createClient } = require('redis');
+    const c = createClient({ url: server.url });
+    await c.connect();
+    try {
+      return await c.sendCommand(args);
+    } finally {
+      await c.quit();
+    }
+  }
   const ready = (s) => waitFor(() => s.usable, { timeout: 10_000, what: 'the store to connect' });
 
   it('reports what the server runs with when it connects', async function () {
@@ -41,6 +51,12 @@ describe('Redis store back end', function () {
     up.info.should.have.properties({ maxmemoryPolicy: 'noeviction', appendonly: 'yes', appendfsync: 'always' });
     up.info.version.should.match(/^\d+\.\d+/);
     up.target.should.match(/^redis:\/\/127\.0\.0\.1:\d+ \{t-[0-9a-f]+\}:$/);
+  });
+
+  it('a call made right after opening waits for the first connect instead of failing (a deploy reopens the store)', async function () {
+    const s = store();
+    (await s.accept('e1', 'in', {}, undefined, 'app')).should.equal('new'); // not "not reachable"
+    s.usable.should.be.true();
   });
 
   it('an instance that died leaves its unhanded events to another, which adopts them once its heartbeat lapses', async function () {
@@ -85,6 +101,18 @@ describe('Redis store back end', function () {
     // Queued without being accepted (built in the flow): it counts as accepted when queued, last.
     await a.enqueue('s', 'made-in-flow', 't', '{}', 0);
     (await a.list('s', 'queued')).map((d) => d.eventId).should.eql(['made-in-flow', 'e2']);
+  });
+
+  it('forgets an instance that died with nothing pending (a restart without receivers leaves no trace)', async function () {
+    const p = prefix();
+    const gone = store({ prefix: p, instanceId: 'gone' }, { instanceTimeoutMs: 150 });
+    await ready(gone);
+    await waitFor(async () => (await rawCommand(['ZSCORE', `{${p}}:inst`, 'gone'])) !== null, { timeout: 3000, what: 'its heartbeat' });
+    await gone.close();
+    open.splice(open.indexOf(gone), 1);
+    store({ prefix: p, instanceId: 'alive' }, { instanceTimeoutMs: 150 });
+    await waitFor(async () => (await rawCommand(['ZSCORE', `{${p}}:inst`, 'gone'])) === null, { timeout: 3000, what: 'the dead instance to be forgotten' });
+    (await rawCommand(['ZSCORE', `{${p}}:inst`, 'alive'])).should.not.be.null();
   });
 
   it('a server that is down fails calls at once and keeps nothing queued; calls work again after it restarts', async function () {
@@ -181,6 +209,22 @@ describe('Redis store back end', function () {
     } finally {
       await locked.stop();
     }
+  });
+
+  it('a slow durability condition holds up neither other calls nor the accepts behind it one by one', async function () {
+    // No replica: every WAIT runs out its second. Five accepts at once share waits; meanwhile the
+    // deliveries' calls go through the other connection at once.
+    const s = store({ durability: 'replicas:1', durabilityTimeoutMs: 1000 });
+    await ready(s);
+    await s.enqueue('sub', 'q1', 't', '{}', 0);
+    const started = Date.now();
+    const accepts = ['e1', 'e2', 'e3', 'e4', 'e5'].map((id) => s.accept(id, 'in', {}, undefined, 'app').then(() => 'ok', (e) => e.code));
+    await new Promise((r) => setTimeout(r, 100)); // the first wait is under way
+    (await s.counts('sub')).should.eql({ queued: 1, delivered: 0, dead: 0 });
+    (await s.claim('sub', { limit: 1, leaseMs: LONG, ordered: false })).should.have.length(1);
+    (Date.now() - started).should.be.below(800); // not behind the wait
+    (await Promise.all(accepts)).should.eql(Array(5).fill('STORE_UNAVAILABLE'));
+    (Date.now() - started).should.be.below(3500); // one or two grouped waits, not five in a row
   });
 
   it('never writes a password into what it reports', async function () {

@@ -119,6 +119,8 @@ describe('core/store/store-settings', function () {
     it('refuses wrong types, a prefix that would break the hash tag, and sentinel with cluster', function () {
       problemOf({ module: 'redis', config: { prefix: 'a{b}' } }).problem.should.eql({ key: 'prefix', params: { field: 'dingtalkStore.config.prefix', found: 'a{b}' } });
       problemOf({ module: 'redis', config: { prefix: '' } }).problem.key.should.equal('prefix');
+      // part of key names: a ':' would make pend:<instance>:<receiver> ambiguous
+      problemOf({ module: 'redis', config: { instanceId: 'node:a' } }).problem.should.eql({ key: 'instance-id', params: { field: 'dingtalkStore.config.instanceId', found: 'node:a' } });
       problemOf({ module: 'redis', config: { prefix: 'my hub' } }).problem.key.should.equal('prefix');
       problemOf({ module: 'redis', config: { tls: 'yes' } }).problem.should.eql({ key: 'tls', params: { field: 'dingtalkStore.config.tls' } });
       problemOf({ module: 'redis', config: { durabilityTimeoutMs: '1000' } }).problem.should.eql({
@@ -126,7 +128,7 @@ describe('core/store/store-settings', function () {
         params: { field: 'dingtalkStore.config.durabilityTimeoutMs', found: '1000' },
       });
       problemOf({ module: 'redis', config: { commandTimeoutMs: 0 } }).problem.key.should.equal('number');
-      problemOf({ module: 'redis', config: { instanceId: '' } }).problem.key.should.equal('string');
+      problemOf({ module: 'redis', config: { instanceId: '' } }).problem.key.should.equal('instance-id');
       problemOf({ module: 'redis', config: { password: 12345 } }).problem.should.eql({ key: 'string', params: { field: 'dingtalkStore.config.password', found: '***' } });
       problemOf({ module: 'redis', config: { username: 7 } }).problem.key.should.equal('string');
       problemOf({ module: 'redis', config: { sentinel: { name: 'm', sentinels: [] } } }).problem.key.should.equal('sentinels');

@@ -152,7 +152,12 @@ export class RedisConnection {
   }
 
   /** Any command, under the rules above. */
-  command(args: string[], options: { timeoutMs?: number; evenIfRefused?: boolean } = {}): Promise<Reply> {
+  command(args: string[], options: { timeoutMs?: number; evenIfRefused?: boolean; waited?: boolean } = {}): Promise<Reply> {
+    if (this.state === 'connecting' && !options.evenIfRefused && !options.waited) {
+      // Opened a moment ago (a deploy reopens the store): the first connect and check are under way.
+      // Calls wait for their end, bounded by the command timeout, then go by the usual rules.
+      return this.firstSettled(options.timeoutMs ?? this.commandTimeoutMs).then(() => this.command(args, { ...options, waited: true }));
+    }
     if (this.state === 'closed') return Promise.reject(new Error('the store is closed'));
     if (this.state === 'refused' && !options.evenIfRefused) return Promise.reject(new StoreRefusedError(this.verdict?.problem ?? 'refused'));
     if (!this.sender.ready()) return Promise.reject(new StoreUnavailableError(`Redis (${this.target}) is not reachable${this.lastError ? `: ${this.lastError}` : ''}`));
@@ -172,6 +177,26 @@ export class RedisConnection {
     });
   }
 
+  private settledWaiters: (() => void)[] = [];
+
+  /** Resolves when the first connect has ended (up, refused or down), or after `ms`. */
+  private firstSettled(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.settledWaiters.push(done);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** Leaves 'connecting' (whatever the outcome): calls that waited for it go on. */
+  private settle(state: State): void {
+    this.state = state;
+    for (const done of this.settledWaiters.splice(0)) done();
+  }
+
   /** Checks the server's settings (on each connect, and while refused every few seconds). */
   private async check(): Promise<void> {
     if (this.state === 'closed') return;
@@ -188,14 +213,14 @@ export class RedisConnection {
     this.verdict = verdict;
     this.lastError = '';
     if (verdict.problem) {
-      this.state = 'refused';
+      this.settle('refused');
       if (was !== 'refused' || problemBefore !== verdict.problem) {
         this.emit({ kind: 'redis-refused', target: this.target, reason: verdict.reason ?? 'eviction', detail: verdict.problem, message: verdict.problem });
       }
       this.scheduleRecheck();
       return;
     }
-    this.state = 'up';
+    this.settle('up');
     if (was !== 'up') this.emit({ kind: 'redis-up', target: this.target, info: verdict.info, message: `connected to ${this.target}` });
   }
 
@@ -218,7 +243,7 @@ export class RedisConnection {
     if (text) this.lastError = text;
     if (this.state === 'down') return;
     if (this.state === 'connecting' || this.state === 'up' || this.state === 'refused') {
-      this.state = 'down';
+      this.settle('down');
       this.emit({ kind: 'redis-down', target: this.target, error: this.lastError, message: `Redis (${this.target}) is not reachable: ${this.lastError}` });
     }
   }
@@ -233,7 +258,7 @@ export class RedisConnection {
 
   async close(): Promise<void> {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    this.settle('closed');
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     await this.sender.close().catch(() => undefined);
   }

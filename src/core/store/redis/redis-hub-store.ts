@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { RedisStoreConfig, RedisStoreEvent } from './redis-config';
 import { RedisConnection } from './redis-connection';
-import { waitDurable } from './durability';
+import { DurabilityWaits } from './durability';
 import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubStore, InboxRow, OrphanKind, OrphanMark } from '../store-contract';
 
 /** One id per process (unless configured): a store reopened by a deploy keeps its hand-off state. */
@@ -65,6 +65,12 @@ export class RedisHubStore implements HubStore {
   readonly shared = true;
   readonly target: string;
   private readonly connection: RedisConnection;
+  /**
+   * Where accepts run when the durability condition makes them wait (WAIT / WAITAOF block their
+   * connection): a connection of their own. The main one otherwise.
+   */
+  private readonly acceptConnection: RedisConnection;
+  private readonly waits: DurabilityWaits;
   private readonly instanceTimeoutMs: number;
   private readonly orderedSettleMs: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -82,13 +88,16 @@ export class RedisHubStore implements HubStore {
       options.onEvent?.(event);
     });
     this.target = this.connection.target;
+    // Its state is the main connection's to report: what it says goes unheard, its calls fail alike.
+    this.acceptConnection = (config.durability ?? 'server') === 'server' ? this.connection : new RedisConnection(config, () => undefined);
+    this.waits = new DurabilityWaits(this.acceptConnection, config);
     this.heartbeatTimer = setInterval(() => void this.beat(), Math.max(50, Math.floor(this.instanceTimeoutMs / 3)));
     this.heartbeatTimer.unref?.();
   }
 
   /** Connected, and the server's settings allow acknowledging. */
   get usable(): boolean {
-    return this.connection.usable;
+    return this.connection.usable && this.acceptConnection.usable;
   }
 
   private async beat(): Promise<void> {
@@ -99,19 +108,26 @@ export class RedisHubStore implements HubStore {
   // --- inbox -------------------------------------------------------------------------------------
 
   async accept(eventId: string, receiver: string, message: unknown, contentKey?: string, scope = ''): Promise<'new' | 'duplicate'> {
-    // The heartbeat is written before the first event of this instance: its events are adopted by
-    // another instance if it dies, however soon.
-    if (!this.beaten) {
-      await this.connection.script('heartbeat', [this.instanceId, this.instanceTimeoutMs]);
-      this.beaten = true;
+    // The script renews the heartbeat with each new event: its events are adopted by another instance
+    // if it dies, however soon, even after another instance took it for dead and forgot it once.
+    const waits = (this.config.durability ?? 'server') === 'server' ? 0 : 1;
+    try {
+      const fresh = num(await this.acceptConnection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId, waits, this.instanceTimeoutMs])) === 1;
+      // A duplicate may be this connection's own write of a moment ago, still waiting for its condition.
+      await this.waits.wait();
+      return fresh ? 'new' : 'duplicate';
+    } catch (err) {
+      // The event may be stored all the same (the script ran after the command timed out, or the durability
+      // condition did not hold in time). It cannot be taken back (a copy may have been acknowledged as a
+      // duplicate by another instance meanwhile), and DingTalk's retry is a duplicate, never emitted live:
+      // the next adoption pass lists this instance's pending events of the receiver, so it is emitted then.
+      this.unsure.add(receiver);
+      throw err;
     }
-    const fresh = num(await this.connection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId])) === 1;
-    // A duplicate may be this connection's own write of a moment ago, still waiting for its condition.
-    await waitDurable(this.connection, this.config);
-    return fresh ? 'new' : 'duplicate';
   }
 
-  private beaten = false;
+  /** Receivers with an accept that failed after it may have stored its event (see accept). */
+  private readonly unsure = new Set<string>();
 
   async pendingInbox(receiver: string): Promise<InboxRow[]> {
     const f = (await this.connection.script('pendingInbox', [this.instanceId, receiver])) as unknown[];
@@ -135,7 +151,14 @@ export class RedisHubStore implements HubStore {
   }
 
   async adoptOrphaned(receiver: string): Promise<number> {
-    return num(await this.connection.script('adopt', [this.instanceId, receiver]));
+    const unsure = this.unsure.has(receiver);
+    let count = num(await this.connection.script('adopt', [this.instanceId, receiver]));
+    if (unsure) {
+      // An accept failed since the last pass: its event, if stored, is this instance's to emit.
+      count += num(await this.connection.command(['ZCARD', `${this.connection.prefix}pend:${this.instanceId}:${receiver}`]));
+      this.unsure.delete(receiver);
+    }
+    return count;
   }
 
   // --- outbox ------------------------------------------------------------------------------------
@@ -264,6 +287,7 @@ export class RedisHubStore implements HubStore {
     this.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.connection.close();
+    if (this.acceptConnection !== this.connection) await this.acceptConnection.close();
   }
 }
 

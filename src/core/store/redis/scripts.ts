@@ -71,13 +71,25 @@ end
 `;
 
 export const SCRIPTS = {
-  /** ARGV: scope, eventId, receiver, message, contentKey ('' for none), instance. 1 new, 0 duplicate. */
+  /**
+   * ARGV: scope, eventId, receiver, message, contentKey ('' for none), instance, durability wait follows
+   * (1/0), instance lifetime ms. 1 new, 0 duplicate. A new event renews the instance's heartbeat in the
+   * same step: an instance another one took for dead (and forgot once it adopted its events) is known
+   * again before it acknowledges anything, so its events are adopted if it does die. A duplicate followed by WAIT / WAITAOF makes a write that replicates: from
+   * Redis 7.2 (and Valkey) those wait only for the connection's own propagated writes, and the original
+   * may be another instance's write of a moment ago, still waiting for its condition.
+   */
   accept: `
 local scope, id, recv, msg, ck, inst = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local function duplicate()
+  if ARGV[7] == '1' then redis.call('INCRBY', B .. 'seq:in', 0) end
+  return 0
+end
 local ik = scope .. ':' .. id
-if redis.call('EXISTS', B .. 'in:' .. ik) == 1 then return 0 end
-if ck ~= '' and redis.call('EXISTS', B .. 'ck:' .. ck) == 1 then return 0 end
+if redis.call('EXISTS', B .. 'in:' .. ik) == 1 then return duplicate() end
+if ck ~= '' and redis.call('EXISTS', B .. 'ck:' .. ck) == 1 then return duplicate() end
 local now = now_ms()
+redis.call('ZADD', B .. 'inst', 'GT', now + tonumber(ARGV[8]), inst)
 local seq = redis.call('INCR', B .. 'seq:in')
 redis.call('HSET', B .. 'in:' .. ik, 'r', recv, 't', now, 's', seq, 'm', msg, 'ck', ck, 'i', inst, 'h', 0)
 if ck ~= '' then redis.call('SET', B .. 'ck:' .. ck, ik) end
@@ -160,9 +172,14 @@ if moved > 0 then redis.call('SADD', B .. 'instrecv:' .. inst, recv) end
 return moved
 `,
 
-  /** ARGV: instance, lifetime ms. This instance is alive until now + lifetime. */
+  /** ARGV: instance, lifetime ms. This instance is alive until now + lifetime; dead ones without events go. */
   heartbeat: `
-redis.call('ZADD', B .. 'inst', now_ms() + tonumber(ARGV[2]), ARGV[1])
+local now = now_ms()
+redis.call('ZADD', B .. 'inst', now + tonumber(ARGV[2]), ARGV[1])
+-- Instances that died with nothing pending: forgotten here (adopt only visits those with events).
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', B .. 'inst', '-inf', '(' .. now, 'LIMIT', 0, 20)) do
+  if redis.call('SCARD', B .. 'instrecv:' .. dead) == 0 then redis.call('ZREM', B .. 'inst', dead) end
+end
 return 1
 `,
 
