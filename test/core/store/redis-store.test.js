@@ -211,6 +211,18 @@ describe('Redis store back end', function () {
     }
   });
 
+  it('an accept under way is not listed as pending until it has answered (an adoption pass would emit it twice)', async function () {
+    const s = store({ durability: 'replicas:1', durabilityTimeoutMs: 500 });
+    await ready(s);
+    const answer = s.accept('e1', 'in', { n: 1 }, undefined, 'app').then(() => 'ok', (e) => e.code);
+    await new Promise((r) => setTimeout(r, 150)); // stored, waiting for a replica that never comes
+    (await s.pendingInbox('in')).should.eql([]);
+    (await answer).should.equal('STORE_UNAVAILABLE');
+    await new Promise((r) => setImmediate(r));
+    // Answered 503, stored all the same: now this instance's to emit (the next adoption pass lists it).
+    (await s.pendingInbox('in')).map((r) => r.eventId).should.eql(['e1']);
+  });
+
   it('a slow durability condition holds up neither other calls nor the accepts behind it one by one', async function () {
     // No replica: every WAIT runs out its second. Five accepts at once share waits; meanwhile the
     // deliveries' calls go through the other connection at once.

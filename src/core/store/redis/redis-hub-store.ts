@@ -111,6 +111,8 @@ export class RedisHubStore implements HubStore {
     // The script renews the heartbeat with each new event: its events are adopted by another instance
     // if it dies, however soon, even after another instance took it for dead and forgot it once.
     const waits = (this.config.durability ?? 'server') === 'server' ? 0 : 1;
+    const flight = `${receiver}\u0000${eventId}`;
+    this.accepting.add(flight);
     try {
       const fresh = num(await this.acceptConnection.script('accept', [scope, eventId, receiver, JSON.stringify(message), contentKey ?? '', this.instanceId, waits, this.instanceTimeoutMs])) === 1;
       // A duplicate may be this connection's own write of a moment ago, still waiting for its condition.
@@ -123,8 +125,18 @@ export class RedisHubStore implements HubStore {
       // the next adoption pass lists this instance's pending events of the receiver, so it is emitted then.
       this.unsure.add(receiver);
       throw err;
+    } finally {
+      // Listed again only once the receiver has emitted it (on 'new', in the turn this resolves in).
+      setImmediate(() => this.accepting.delete(flight));
     }
   }
+
+  /**
+   * Accepts under way in this process: stored perhaps, but not answered yet. pendingInbox leaves them
+   * out, or an adoption pass listing this instance's events while an accept waits for its durability
+   * condition would emit the event as lost, and the receiver once more when the accept returns.
+   */
+  private readonly accepting = new Set<string>();
 
   /** Receivers with an accept that failed after it may have stored its event (see accept). */
   private readonly unsure = new Set<string>();
@@ -133,6 +145,7 @@ export class RedisHubStore implements HubStore {
     const f = (await this.connection.script('pendingInbox', [this.instanceId, receiver])) as unknown[];
     const rows: InboxRow[] = [];
     for (let i = 0; i + 3 < f.length; i += 4) {
+      if (this.accepting.has(`${receiver}\u0000${String(f[i + 1])}`)) continue;
       rows.push({ seq: Number(f[i]), eventId: String(f[i + 1]), receiver, receivedAt: Number(f[i + 2]), message: String(f[i + 3]) });
     }
     return rows;
