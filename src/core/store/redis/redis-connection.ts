@@ -98,7 +98,8 @@ export class RedisConnection {
   readonly prefix: string;
   readonly target: string;
   private readonly sender: Sender;
-  private readonly sha = new Map<ScriptName, string>();
+  /** Each script's source and its SHA-1, made once (every push runs one). */
+  private readonly scripts = new Map<ScriptName, { source: string; sha: string }>();
   private state: State = 'connecting';
   private verdict: ServerVerdict | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -137,12 +138,13 @@ export class RedisConnection {
   /** Runs a script of scripts.ts with the hub's prefix as its key. */
   async script(name: ScriptName, args: readonly (string | number)[]): Promise<Reply> {
     const argv = args.map(String);
-    const source = scriptSource(name);
-    let sha = this.sha.get(name);
-    if (!sha) {
-      sha = createHash('sha1').update(source).digest('hex');
-      this.sha.set(name, sha);
+    let script = this.scripts.get(name);
+    if (!script) {
+      const source = scriptSource(name);
+      script = { source, sha: createHash('sha1').update(source).digest('hex') };
+      this.scripts.set(name, script);
     }
+    const { source, sha } = script;
     try {
       return await this.command(['EVALSHA', sha, '1', this.prefix, ...argv]);
     } catch (err) {
