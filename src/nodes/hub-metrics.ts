@@ -1,0 +1,87 @@
+/**
+ * The hub's Prometheus metrics for one Node-RED runtime (core/counters/prometheus.ts): one registry per
+ * runtime, served on the admin route GET <httpAdminRoot>/dingtalk/metrics (permission dingtalk.read), and,
+ * when settings.js has `dingtalkMetrics: { path: "/metrics" }`, on that path of the httpNode app for
+ * scrapers (then as open as every other httpNode route: httpNodeAuth or httpNodeMiddleware protect it).
+ * Each scrape reads the store once: the persisted counters, then each subscriber's queue.
+ */
+import type { Request, Response } from 'express';
+import type { NodeAPI } from 'node-red';
+import { hubCounts } from '../core/counters/counter-names';
+import { HubMetrics, type MetricsSnapshot } from '../core/counters/prometheus';
+import { acquireStore, type StoreLease } from '../core/store/shared-store';
+import { storeSetting } from './store-location';
+
+export const METRICS_ROUTE = '/dingtalk/metrics';
+
+interface MetricsSettings {
+  dingtalkMetrics?: { path?: unknown };
+}
+
+/** One per runtime: keyed by the admin app (one per runtime, and per load of the test helper). */
+const runtimes = new WeakMap<object, HubMetrics>();
+
+/** The dispatch nodes deployed now: their queues are reported even while empty. */
+function deployedSubscribers(RED: NodeAPI): string[] {
+  const ids: string[] = [];
+  RED.nodes.eachNode((node) => {
+    if ((node as { type?: string }).type === 'dingtalk-dispatch') ids.push((node as { id: string }).id);
+  });
+  return ids;
+}
+
+async function snapshotOf(RED: NodeAPI): Promise<MetricsSnapshot> {
+  let lease: StoreLease;
+  try {
+    lease = acquireStore(storeSetting(RED)); // shared with the nodes while they hold it
+  } catch {
+    return { up: false, counts: { receivers: {}, subscribers: {} }, queues: [] };
+  }
+  try {
+    let up = (await lease.counters.refresh()) && lease.health().state === 'up';
+    const counts = hubCounts(lease.counters.totals(), lease.counters.latest());
+    let queues: MetricsSnapshot['queues'] = [];
+    if (up) {
+      try {
+        const store = lease.store;
+        const subscribers = new Set([...(await store.subscribers()), ...Object.keys(counts.subscribers), ...deployedSubscribers(RED)]);
+        queues = await Promise.all(
+          [...subscribers].sort().map(async (subscriber) => ({
+            subscriber,
+            depth: (await store.counts(subscriber)).queued,
+            oldestSeconds: ((await store.oldestQueuedAge(subscriber)) ?? 0) / 1000,
+          })),
+        );
+      } catch {
+        up = false;
+      }
+    }
+    return { up, counts, queues };
+  } finally {
+    lease.release();
+  }
+}
+
+/** The runtime's metrics; the first call registers their routes. */
+export function hubMetrics(RED: NodeAPI): HubMetrics {
+  const key = (RED.httpAdmin ?? RED.events) as unknown as object;
+  let metrics = runtimes.get(key);
+  if (metrics) return metrics;
+  const made = new HubMetrics(() => snapshotOf(RED));
+  runtimes.set(key, made);
+  const serve = (_req: Request, res: Response) => {
+    made.scrape().then(
+      ({ contentType, text }) => {
+        res.set('Content-Type', contentType);
+        res.set('Cache-Control', 'no-store');
+        res.send(text);
+      },
+      (err: unknown) => res.status(500).type('text/plain').send(err instanceof Error ? err.message : String(err)),
+    );
+  };
+  if (RED.httpAdmin) RED.httpAdmin.get(METRICS_ROUTE, RED.auth.needsPermission('dingtalk.read'), serve);
+  const path = (RED.settings as unknown as MetricsSettings).dingtalkMetrics?.path;
+  if (typeof path === 'string' && path.startsWith('/') && RED.httpNode) RED.httpNode.get(path, serve);
+  else if (path !== undefined) RED.log.warn(RED._('dingtalk-app.metrics.bad-path', { path: String(path) }));
+  return made;
+}
