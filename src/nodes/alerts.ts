@@ -69,5 +69,5 @@ export function deadLetterAlert(node: Node, report: Record<string, unknown>, eve
     attempts: delivery.attempts,
     url: bareUrl(delivery.url),
   });
-  return { ...report, alert } as unknown as NodeMessage;
+  return { ...report, delivery: { ...delivery, url: alert.url }, alert } as unknown as NodeMessage;
 }
