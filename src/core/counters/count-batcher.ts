@@ -66,6 +66,8 @@ export class CountBatcher {
   private closed = false;
   /** The first read of the store has answered. */
   loaded = false;
+  /** Changes whenever totals() or latest() may answer differently (readers cache by it). */
+  version = 0;
 
   constructor(
     private readonly store: (CounterStore & { readonly shared?: boolean }) | undefined,
@@ -81,12 +83,14 @@ export class CountBatcher {
   count(name: string, n = 1): void {
     if (n <= 0) return;
     this.pending.add.set(name, (this.pending.add.get(name) ?? 0) + n);
+    this.version += 1;
     this.schedule();
   }
 
   /** Keeps `at` as the name's latest time if it is later. */
   mark(name: string, at = this.now()): void {
     this.pending.latest.set(name, Math.max(this.pending.latest.get(name) ?? at, at));
+    this.version += 1;
     this.schedule();
   }
 
@@ -132,6 +136,7 @@ export class CountBatcher {
       if (this.closed) return false;
       try {
         this.stored = await store.readCounts();
+        this.version += 1;
         this.lastRead = this.now();
         this.loaded = true;
       } catch {

@@ -47,10 +47,14 @@ export class ReceiverTally {
     this.counters.count(names.poison(this.receiver, source));
   }
 
-  /** This receiver's numbers, kept across deploys and restarts. */
+  private cached: { version: number; counts: ReceiverCounts } | undefined;
+
+  /** This receiver's numbers, kept across deploys and restarts (read again only when they changed). */
   counts(): ReceiverCounts {
+    if (this.cached?.version === this.counters.version) return this.cached.counts;
     const { receivers } = hubCounts(this.counters.totals(), this.counters.latest());
-    return receivers[this.receiver] ?? emptyReceiverCounts();
+    this.cached = { version: this.counters.version, counts: receivers[this.receiver] ?? emptyReceiverCounts() };
+    return this.cached.counts;
   }
 }
 
