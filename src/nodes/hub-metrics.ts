@@ -30,36 +30,51 @@ function deployedSubscribers(RED: NodeAPI): string[] {
   return ids;
 }
 
-async function snapshotOf(RED: NodeAPI): Promise<MetricsSnapshot> {
+/**
+ * Runs `fn` with the store `dingtalkStore` names: the one the nodes hold (shared), or opened for the call
+ * when no node holds it. Resolves undefined when it cannot be opened. For the metrics and any admin view of
+ * the counters (lease.counters, lease.store.minuteSeries).
+ */
+export async function withHubStore<T>(RED: NodeAPI, fn: (lease: StoreLease) => Promise<T>): Promise<T | undefined> {
   let lease: StoreLease;
   try {
-    lease = acquireStore(storeSetting(RED)); // shared with the nodes while they hold it
+    lease = acquireStore(storeSetting(RED));
   } catch {
-    return { up: false, counts: { receivers: {}, subscribers: {} }, queues: [] };
+    return undefined;
   }
   try {
-    let up = (await lease.counters.refresh()) && lease.health().state === 'up';
-    const counts = hubCounts(lease.counters.totals(), lease.counters.latest());
-    let queues: MetricsSnapshot['queues'] = [];
-    if (up) {
-      try {
-        const store = lease.store;
-        const subscribers = new Set([...(await store.subscribers()), ...Object.keys(counts.subscribers), ...deployedSubscribers(RED)]);
-        queues = await Promise.all(
-          [...subscribers].sort().map(async (subscriber) => ({
-            subscriber,
-            depth: (await store.counts(subscriber)).queued,
-            oldestSeconds: ((await store.oldestQueuedAge(subscriber)) ?? 0) / 1000,
-          })),
-        );
-      } catch {
-        up = false;
-      }
-    }
-    return { up, counts, queues };
+    return await fn(lease);
   } finally {
     lease.release();
   }
+}
+
+async function snapshotOf(RED: NodeAPI): Promise<MetricsSnapshot> {
+  const down: MetricsSnapshot = { up: false, counts: { receivers: {}, subscribers: {} }, queues: [] };
+  return (await withHubStore(RED, (lease) => snapshotFrom(RED, lease))) ?? down;
+}
+
+/** What one scrape reports: the persisted counters (read again now), then each subscriber's queue. */
+async function snapshotFrom(RED: NodeAPI, lease: StoreLease): Promise<MetricsSnapshot> {
+  let up = (await lease.counters.refresh()) && lease.health().state === 'up';
+  const counts = hubCounts(lease.counters.totals(), lease.counters.latest());
+  let queues: MetricsSnapshot['queues'] = [];
+  if (up) {
+    try {
+      const store = lease.store;
+      const subscribers = new Set([...(await store.subscribers()), ...Object.keys(counts.subscribers), ...deployedSubscribers(RED)]);
+      queues = await Promise.all(
+        [...subscribers].sort().map(async (subscriber) => ({
+          subscriber,
+          depth: (await store.counts(subscriber)).queued,
+          oldestSeconds: ((await store.oldestQueuedAge(subscriber)) ?? 0) / 1000,
+        })),
+      );
+    } catch {
+      up = false;
+    }
+  }
+  return { up, counts, queues };
 }
 
 /** The runtime's metrics; the first call registers their routes. */

@@ -178,6 +178,22 @@ describe('hub counters, metrics and alerts', function () {
     }
   });
 
+  it('reports the store down (dingtalk_hub_store_up 0) when it cannot be opened, and still answers', async function () {
+    const dir = freshStore();
+    const blocker = require('node:path').join(dir, 'not-a-folder');
+    require('node:fs').writeFileSync(blocker, 'x');
+    const before = helper.settings();
+    helper.settings({ ...before, dingtalkStorePath: require('node:path').join(blocker, 'hub.sqlite') });
+    try {
+      await helper.load([dispatchModule], []);
+      const m = await metrics();
+      m.value('dingtalk_hub_store_up').should.equal(0);
+      should(m.value('dingtalk_hub_events_received_total', { app: APP.appKey, source: 'http' })).be.undefined();
+    } finally {
+      helper.settings(before);
+    }
+  });
+
   it('hands a dead letter and a spell of rejected pushes to a catch node, rate-limited, with the documented fields', async function () {
     await loadHub(flow(ok.url, bad.url));
     const caught = collect('caught');
