@@ -109,17 +109,15 @@ export default function register(RED: NodeAPI): void {
       if (!hub && this.appKey && creds.appSecret) {
         hub = new StreamHub(
           { clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
-          (eventId, message, key) =>
-            store()
-              .accept(eventId, receiver, message, scopeContentKey(this.id, key), this.id)
-              .then((verdict) => {
-                // Counted in the store (count-batcher.ts): the metrics and the event center survive deploys.
-                streamTally ??= lease && new ReceiverTally(lease.counters, receiver, this.appKey);
-                if (verdict === 'new') streamTally?.received('stream');
-                else streamTally?.duplicate('stream');
-                return verdict;
-              }),
+          (eventId, message, key) => store().accept(eventId, receiver, message, scopeContentKey(this.id, key), this.id),
           (message) => handoff.emit(receiver, message),
+          (outcome) => {
+            // Counted in the store (count-batcher.ts): the metrics and the event center survive deploys.
+            streamTally ??= lease && new ReceiverTally(lease.counters, receiver, this.appKey);
+            if (outcome === 'new') streamTally?.received('stream');
+            else if (outcome === 'duplicate') streamTally?.duplicate('stream');
+            else streamTally?.poison('stream');
+          },
         );
       }
       return hub;
