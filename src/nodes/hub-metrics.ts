@@ -5,17 +5,19 @@
  * scrapers (then as open as every other httpNode route: httpNodeAuth or httpNodeMiddleware protect it).
  * Each scrape reads the store once: the persisted counters, then each subscriber's queue.
  */
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import { hubCounts } from '../core/counters/counter-names';
 import { HubMetrics, type MetricsSnapshot } from '../core/counters/prometheus';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { storeSetting } from './store-location';
+import { middlewareList } from '../core/http/middleware-chain';
 
 export const METRICS_ROUTE = '/dingtalk/metrics';
 
 interface MetricsSettings {
   dingtalkMetrics?: { path?: unknown };
+  httpNodeMiddleware?: unknown;
 }
 
 /** One per runtime: keyed by the admin app (one per runtime, and per load of the test helper). */
@@ -95,8 +97,10 @@ export function hubMetrics(RED: NodeAPI): HubMetrics {
     );
   };
   if (RED.httpAdmin) RED.httpAdmin.get(METRICS_ROUTE, RED.auth.needsPermission('dingtalk.read'), serve);
-  const path = (RED.settings as unknown as MetricsSettings).dingtalkMetrics?.path;
-  if (typeof path === 'string' && path.startsWith('/') && RED.httpNode) RED.httpNode.get(path, serve);
+  const settings = RED.settings as unknown as MetricsSettings;
+  const path = settings.dingtalkMetrics?.path;
+  // httpNodeAuth guards the whole httpNode app; httpNodeMiddleware is per route (as core `http in` does).
+  if (typeof path === 'string' && path.startsWith('/') && RED.httpNode) RED.httpNode.get(path, ...(middlewareList(settings.httpNodeMiddleware) as unknown as RequestHandler[]), serve);
   else if (path !== undefined) RED.log.warn(RED._('dingtalk-app.metrics.bad-path', { path: String(path) }));
   return made;
 }

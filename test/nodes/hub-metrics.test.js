@@ -73,10 +73,10 @@ async function stopServer() {
   server = undefined;
 }
 
-const push = async (event, { forge = false } = {}) => {
+const push = async (event, { forge = false, headers = {} } = {}) => {
   const p = makePush(JSON.stringify(event));
   const query = forge ? p.query.replace(/msg_signature=[^&]+/, 'msg_signature=0000') : p.query;
-  const res = await fetch(`${base}/dt?${query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${base}/dt?${query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json', ...headers } });
   await res.arrayBuffer();
   return res.status;
 };
@@ -160,15 +160,17 @@ describe('hub counters, metrics and alerts', function () {
     await waitFor(() => lastStatus('in') === '/dt · 4 in, 1 dup, 2 rejected', { what: `the status after the reload (${lastStatus('in')})` });
   });
 
-  it('serves the metrics on the httpNode path settings.js names (dingtalkMetrics.path), for scrapers', async function () {
+  it('serves the metrics on the httpNode path settings.js names (dingtalkMetrics.path), behind httpNodeMiddleware', async function () {
     const before = helper.settings();
-    helper.settings({ ...before, dingtalkMetrics: { path: '/metrics' } });
+    const guard = (req, res, next) => (req.headers['x-scraper'] === 'allowed' ? next() : res.status(401).end());
+    helper.settings({ ...before, dingtalkMetrics: { path: '/metrics' }, httpNodeMiddleware: guard });
     try {
       await loadHub(flow(ok.url, bad.url));
       const delivered = collect('oa-ok');
-      (await push(event(1))).should.equal(200);
+      (await push(event(1), { headers: { 'x-scraper': 'allowed' } })).should.equal(200);
       await waitFor(() => delivered.length === 1, { what: 'a delivery' });
-      const res = await fetch(`${base}/metrics`);
+      (await fetch(`${base}/metrics`)).status.should.equal(401);
+      const res = await fetch(`${base}/metrics`, { headers: { 'x-scraper': 'allowed' } });
       res.status.should.equal(200);
       const m = parsePrometheus(await res.text());
       m.value('dingtalk_hub_events_received_total', { app: APP.appKey, source: 'http' }).should.equal(1);
