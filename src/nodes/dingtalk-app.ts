@@ -15,6 +15,8 @@ import { nodeText } from './app-texts';
 import { openStore } from './store-location';
 import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
+import { ReceiverTally } from '../core/counters/tallies';
+import { hubMetrics } from './hub-metrics';
 
 interface AppDef extends NodeDef {
   appKey?: string;
@@ -48,6 +50,7 @@ export interface DingTalkAppNode extends Node<AppCredentials> {
 }
 
 export default function register(RED: NodeAPI): void {
+  hubMetrics(RED); // the metrics route, once per runtime
   function DingTalkApp(this: DingTalkAppNode, def: AppDef): void {
     RED.nodes.createNode(this, def);
     const creds = this.credentials ?? {};
@@ -89,6 +92,7 @@ export default function register(RED: NodeAPI): void {
     const receiver = streamReceiverKey(this.id);
     const store = () => (lease ??= openStore(RED, this)).store;
     const handoff = handoffTracker(RED);
+    let streamTally: ReceiverTally | undefined;
     const streamReceiver: HandoffReceiver = {
       store: () => {
         try {
@@ -107,6 +111,13 @@ export default function register(RED: NodeAPI): void {
           { clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
           (eventId, message, key) => store().accept(eventId, receiver, message, scopeContentKey(this.id, key), this.id),
           (message) => handoff.emit(receiver, message),
+          (outcome) => {
+            // Counted in the store (count-batcher.ts): the metrics and the event center survive deploys.
+            streamTally ??= lease && new ReceiverTally(lease.counters, receiver, this.appKey);
+            if (outcome === 'new') streamTally?.received('stream');
+            else if (outcome === 'duplicate') streamTally?.duplicate('stream');
+            else streamTally?.poison('stream');
+          },
         );
       }
       return hub;
@@ -115,6 +126,7 @@ export default function register(RED: NodeAPI): void {
       handoff.unregister(receiver, streamReceiver);
       lease?.release();
       lease = undefined;
+      streamTally = undefined;
       done();
     });
   }

@@ -20,6 +20,10 @@ import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
+import { DeliveryTally } from '../core/counters/tallies';
+import { AlertGate } from '../core/alert-gate';
+import { deadLetterAlert } from './alerts';
+import { hubMetrics } from './hub-metrics';
 import { storeOutage } from './store-outage';
 
 interface DispatchDef extends NodeDef {
@@ -87,6 +91,7 @@ function headerMap(value: unknown): Record<string, string> {
 const unrecordedByNode = new Map<string, Map<number, UnrecordedDelivery>>();
 
 export default function register(RED: NodeAPI): void {
+  hubMetrics(RED); // the metrics route, once per runtime
   const lookup = (id: string) => RED.nodes.getNode(id) as DispatchNode | null;
 
   RED.httpAdmin.get('/dingtalk-dispatch/:id/deliveries', RED.auth.needsPermission('dingtalk-dispatch.read'), (req, res) => {
@@ -166,6 +171,20 @@ export default function register(RED: NodeAPI): void {
     }
     const store = lease?.store;
     for (const problem of problems) node.error(problem);
+    // Attempts are counted in the store (delivered, failed, dead), so the status's "delivered" and the
+    // metrics survive deploys, restarts and the pruning of delivered records.
+    const tally = lease ? new DeliveryTally(lease.counters, node.id) : undefined;
+    const metrics = hubMetrics(RED);
+    const attempted = (outcome: 'delivered' | 'failed' | 'dead', o: Outcome) => {
+      tally?.attempt(outcome);
+      metrics.observeDelivery(node.id, outcome, o.durationMs / 1000);
+    };
+    const unwatch = lease?.counters.watch(() => status.request());
+    // A dead letter raises an error a catch node receives: the first at once, then at most one a minute
+    // with how many there were (alerts.ts).
+    const alerts = new AlertGate<{ report: Record<string, unknown>; eventId: string }>((_key, last, count) => {
+      node.error(t('errors.alert-dead', { count, eventId: escapeForLog(last.eventId) }), deadLetterAlert(node, last.report, last.eventId, count));
+    });
 
     const agents = createAgents(concurrency);
     // The worker and the status timer run from timers: a failing store (busy, locked by another process,
@@ -219,12 +238,17 @@ export default function register(RED: NodeAPI): void {
             return { result, ok: verdict.ok, reason: verdict.reason };
           },
           onDelivered: (o) => {
+            attempted('delivered', o);
             send([report(o.delivery, o) as unknown as NodeMessage, null]);
           },
+          onRetry: (o) => attempted('failed', o),
           onDead: (o) => {
+            attempted('dead', o);
             // The id comes from the push and the error may quote the subscriber's answer: one line each.
             node.warn(t('errors.dead', { eventId: escapeForLog(o.delivery.eventId), error: escapeForLog(o.error ?? '', 300) }));
-            send([null, report(o.delivery, o) as unknown as NodeMessage]);
+            const dead = report(o.delivery, o);
+            send([null, dead as unknown as NodeMessage]);
+            alerts.offer('dead', { report: dead, eventId: o.delivery.eventId });
           },
           onChange: () => status.request(),
           unrecorded: (() => {
@@ -259,7 +283,8 @@ export default function register(RED: NodeAPI): void {
         (counts) => {
           if (closed || asked !== statusAsked) return;
           storeSpell.worked('status', 'read');
-          paintCounts(counts);
+          // Delivered: the persisted count of deliveries, not the delivered records (pruned after some days).
+          paintCounts(tally ? { ...counts, delivered: tally.counts().delivered } : counts);
         },
         (err: unknown) => {
           if (closed || asked !== statusAsked) return;
@@ -314,6 +339,8 @@ export default function register(RED: NodeAPI): void {
     node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       status.cancel();
+      alerts.close();
+      unwatch?.();
       const stopped = worker ? worker.stop() : Promise.resolve();
       void stopped.finally(() => {
         if (removed || unrecordedByNode.get(node.id)?.size === 0) unrecordedByNode.delete(node.id);

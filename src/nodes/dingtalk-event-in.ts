@@ -27,6 +27,10 @@ import { afterNextStart } from './runtime-events';
 import { openStore, storeFailureAdvice } from './store-location';
 import { storeOutage } from './store-outage';
 import { DEFAULT_DEDUP_SECONDS, dedupSeconds } from './store-housekeeping';
+import { ReceiverTally } from '../core/counters/tallies';
+import { AlertGate } from '../core/alert-gate';
+import { hubMetrics } from './hub-metrics';
+import { rejectionAlert } from './alerts';
 
 interface EventInDef extends NodeDef {
   app?: string;
@@ -98,7 +102,24 @@ export default function register(RED: NodeAPI): void {
     const node = this;
     const path = normalisePath(def.url || DEFAULT_PATH);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
-    const counts = { received: 0, duplicates: 0, rejected: 0, poison: 0 };
+    // Counted in the store (through its batcher), so a deploy or a restart does not reset them; without
+    // a store, in memory only.
+    let tally: ReceiverTally | undefined;
+    const local = { received: 0, duplicates: 0, rejected: 0, poison: 0 };
+    const counts = {
+      get received() {
+        return tally ? tally.counts().received : local.received;
+      },
+      get duplicates() {
+        return tally ? tally.counts().duplicates : local.duplicates;
+      },
+      get rejected() {
+        return tally ? tally.counts().rejected : local.rejected;
+      },
+      get poison() {
+        return tally ? tally.counts().poison : local.poison;
+      },
+    };
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-event-in.${key}`, params);
 
     if (settings.httpNodeRoot === false || !RED.httpNode) {
@@ -124,6 +145,33 @@ export default function register(RED: NodeAPI): void {
     } catch (err) {
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
+    if (lease) tally = new ReceiverTally(lease.counters, node.id, app?.appKey ?? '');
+    // The counts of other instances (Redis) and of the store's first read show when they arrive.
+    const unwatch = lease?.counters.watch(() => {
+      if (listening) status.request();
+    });
+    const count = {
+      received: (source: string) => (tally ? tally.received(source) : (local.received += 1)),
+      duplicate: (source: string) => (tally ? tally.duplicate(source) : (local.duplicates += 1)),
+      rejected: (code: string, detail: { status?: number; reason?: string } = {}) => {
+        if (tally) tally.rejected(code);
+        else local.rejected += 1;
+        alerts.offer(code, detail);
+      },
+      poison: (source: string) => (tally ? tally.poison(source) : (local.poison += 1)),
+    };
+    // A spell of rejected pushes raises an error a catch node receives: the first at once, then at most
+    // one a minute per error code, with how many there were (alerts.ts).
+    const alerts = new AlertGate<{ status?: number; reason?: string }>((code, last, count) => {
+      const alert = rejectionAlert(node, { code, count, status: last.status, reason: last.reason, path });
+      node.error(t('errors.alert-rejected', { count, code, path }), alert);
+    });
+    const intakeFrom = (source: string): EventIntake => (eventId, message, contentKey) =>
+      intake(eventId, message, contentKey).then((verdict) => {
+        if (verdict === 'new') count.received(source);
+        else count.duplicate(source);
+        return verdict;
+      });
     const dedupMs = dedupSeconds(settings.dingtalkEventInDedupSeconds) * 1000;
     // Pushes signed longer ago than the inbox remembers ids are refused (replays), see core/push-age.
     const maxAgeSeconds = settings.dingtalkEventInMaxAgeSeconds;
@@ -208,10 +256,10 @@ export default function register(RED: NodeAPI): void {
       logLoudly(line);
     };
 
-    const respond = (res: ServerResponse, outcome: Outcome) => {
+    const respond = (res: ServerResponse, outcome: Outcome, source: string) => {
       switch (outcome.kind) {
         case 'rejected':
-          counts.rejected += 1;
+          count.rejected(outcome.code, { status: outcome.status, reason: outcome.reason });
           if (outcome.code === 'store-unavailable' && lease) storeSpell.failed(outcome.reason);
           // A body we stopped reading is still arriving: close the connection after the answer.
           sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large' || outcome.code === 'body-timeout');
@@ -223,12 +271,12 @@ export default function register(RED: NodeAPI): void {
           break;
         case 'duplicate':
           storeSpell.worked();
-          counts.duplicates += 1;
+          count.duplicate(source);
           sendJson(res, 200, outcome.reply);
           break;
         case 'event':
           storeSpell.worked();
-          counts.received += 1;
+          count.received(outcome.event.dingtalk?.source ?? source);
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);
           handoff.emit(node.id, outcome.event);
@@ -236,7 +284,7 @@ export default function register(RED: NodeAPI): void {
         case 'poison':
           // Authentic but unprocessable: acknowledged so DingTalk stops retrying, never stored or
           // emitted, logged once and handed to catch nodes for inspection. Not a node failure.
-          counts.poison += 1;
+          count.poison(source);
           sendJson(res, 200, outcome.reply);
           node.warn(t('errors.poison', poisonLogParams(outcome)));
           node.error(t('errors.poison-caught', { reason: outcome.reason }), poisonMessage(outcome) as unknown as NodeMessage);
@@ -252,7 +300,7 @@ export default function register(RED: NodeAPI): void {
         .then(async (body) => {
           if (body.kind === 'aborted') return; // the caller hung up: nothing to answer
           const source = isTestPush(req.headers, testKey) ? 'test' : 'http';
-          respond(res, await receiver.handle({ method: req.method, query: queryOf(req), body, source }));
+          respond(res, await receiver.handle({ method: req.method, query: queryOf(req), body, source }), source);
         })
         .catch((err: unknown) => {
           node.error(err instanceof Error ? err.message : String(err));
@@ -291,7 +339,7 @@ export default function register(RED: NodeAPI): void {
       onMiddlewareError: (err, _req, res) => {
         // As core `http in` answers a failed httpNodeMiddleware: a status, a log line, no stack trace.
         const code = errorStatus(err);
-        counts.rejected += 1;
+        count.rejected('middleware', { status: code });
         sendJson(res, code, { error: 'middleware', message: STATUS_CODES[code] ?? 'error' });
         logLoudly(t('errors.middleware', { status: code, message: escapeForLog(err instanceof Error ? err.message : String(err)) }));
         status.request();
@@ -337,7 +385,7 @@ export default function register(RED: NodeAPI): void {
         return;
       }
       recovering = true;
-      recoverMissedEvents(client, intake, (message) => handoff.emit(node.id, message))
+      recoverMissedEvents(client, intakeFrom('recovery'), (message) => handoff.emit(node.id, message))
         .then(({ recovered }) => {
           if (recovered > 0) node.log(t('log.recovered', { count: recovered }));
         })
@@ -366,12 +414,15 @@ export default function register(RED: NodeAPI): void {
       // flows, so the new instance gets it back rather than a receiver waiting on the same path.
       if (table.release(path, handler, { reserve: !removed })) settleAfterDeploy(RED, table);
       status.cancel();
+      alerts.close();
+      unwatch?.();
       lease?.release();
       done();
     });
   }
 
   registerTestRoutes(RED);
+  hubMetrics(RED); // the metrics route, once per runtime
   registerType(RED, 'dingtalk-event-in', DingTalkEventIn, {
     settings: {
       dingtalkEventInMaxBody: { value: DEFAULTS.maxBody, exportable: true },

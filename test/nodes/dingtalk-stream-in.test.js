@@ -9,6 +9,7 @@ const streamModule = require('../../nodes/dingtalk-stream-in.js').default;
 const { startFakeGateway, frame, until } = require('../support/fake-gateway');
 const { freshStore, callsOn, holdModule, state } = require('../support/runtime');
 const { waitFor, sleep: settle } = require('../support/wait');
+const { parsePrometheus } = require('../support/prometheus-text');
 
 helper.init(require.resolve('node-red'));
 const { withHooks } = require('../support/hooks');
@@ -61,6 +62,10 @@ describe('dingtalk-stream-in', function () {
     out[0].payload.should.eql(JSON.parse(ev.data));
     out[0].dingtalk.should.have.properties({ eventId: ev.headers.eventId, eventType: 'bpms_instance_change', corpId: ev.headers.eventCorpId, eventTime: Number(ev.headers.eventBornTime), source: 'stream' });
     conn.acks.map((a) => [a.headers.messageId, JSON.parse(a.data).status]).should.eql([[ev.headers.messageId, 'SUCCESS'], ['redelivered-1', 'SUCCESS']]);
+    // Counted once per frame (not once per stream-in node), as the app's Stream events: the metrics say so.
+    const metrics = parsePrometheus((await helper.request().get('/dingtalk/metrics').expect(200)).text);
+    metrics.value('dingtalk_hub_events_received_total', { app: 'dingappone', source: 'stream' }).should.equal(1);
+    metrics.value('dingtalk_hub_duplicates_total').should.equal(1);
   });
 
   it('answers ping with its opaque, switches connections on disconnect without losing or doubling events, and redelivers after a restart', async function () {

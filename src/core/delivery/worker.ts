@@ -67,6 +67,8 @@ export interface WorkerOptions {
   pollMs?: number;
   onDelivered?: (outcome: Outcome) => void;
   onDead?: (outcome: Outcome) => void;
+  /** An attempt failed and the delivery is queued again for a retry (its outcome was recorded). */
+  onRetry?: (outcome: Outcome) => void;
   onChange?: () => void;
   /**
    * The store failed: an outcome could not be recorded (the worker pauses STORE_PAUSE_MS) or due work could
@@ -455,6 +457,7 @@ export class DeliveryWorker {
       if (recorded && !this.stopped) this.options.onDead?.(outcome);
       return;
     }
+    if (recorded && !this.stopped) this.options.onRetry?.(outcome);
     const nextAt = now + retryInMs;
     // The endpoint looks down: hold everything back until this one's retry instead of hammering it.
     if (this.consecutiveFailures >= (this.options.breakerThreshold ?? 5)) this.openUntil = nextAt;

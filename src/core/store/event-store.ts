@@ -23,6 +23,7 @@ import { BusyGate, BUSY_TIMEOUT_MS } from './busy-gate';
 import { FileRecovery, type StoreEventListener } from './file-recovery';
 import { GroupCommit } from './group-commit';
 import { WalSync } from './wal-sync';
+import { batchRows, type CounterBatch, type CounterSnapshot, MINUTE_RETENTION_MS, type MinutePoint, minuteOf } from './counter-store';
 
 export type DeliveryState = 'queued' | 'delivered' | 'dead';
 
@@ -149,6 +150,21 @@ CREATE TABLE IF NOT EXISTS orphans (
   since INTEGER NOT NULL,
   PRIMARY KEY (kind, id)
 );
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  n    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS counter_times (
+  name TEXT PRIMARY KEY,
+  at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS minute_counts (
+  name   TEXT NOT NULL,
+  minute INTEGER NOT NULL,
+  n      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (name, minute)
+);
+CREATE INDEX IF NOT EXISTS minute_counts_age ON minute_counts (minute);
 `;
 
 /** The distinct values of an indexed column's prefix, one index seek each (a skip scan), not a full scan. */
@@ -209,6 +225,15 @@ function prepareStatements(db: Database.Database) {
     orphanMarks: db.prepare('SELECT kind, id, since FROM orphans'),
     markOrphan: db.prepare('INSERT OR IGNORE INTO orphans (kind, id, since) VALUES (?, ?, ?)'),
     clearOrphan: db.prepare('DELETE FROM orphans WHERE kind = ? AND id = ?'),
+    // Counters (counter-store.ts): added to, never set.
+    counterAdd: db.prepare('INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n'),
+    counterLatest: db.prepare('INSERT INTO counter_times (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = MAX(at, excluded.at)'),
+    minuteAdd: db.prepare('INSERT INTO minute_counts (name, minute, n) VALUES (?, ?, ?) ON CONFLICT (name, minute) DO UPDATE SET n = n + excluded.n'),
+    minutePrune: db.prepare('DELETE FROM minute_counts WHERE minute < ?'),
+    counters: db.prepare('SELECT name, n FROM counters'),
+    counterTimes: db.prepare('SELECT name, at FROM counter_times'),
+    minuteSeries: db.prepare('SELECT minute, n AS count FROM minute_counts WHERE name = ? AND minute >= ? AND minute <= ? ORDER BY minute'),
+    headCreated: db.prepare("SELECT created_at FROM outbox WHERE subscriber = ? AND state = 'queued' ORDER BY id LIMIT 1").pluck(),
   };
 }
 
@@ -526,6 +551,38 @@ export class EventStore {
 
   clearOrphan(kind: OrphanKind, id: string): void {
     this.gate.write(() => this.statements.clearOrphan.run(kind, id));
+  }
+
+  // --- counters (counter-store.ts) ----------------------------------------------------------------
+
+  /** Adds a batch in one relaxed write (flushed with the next durable one), and forgets old minutes. */
+  addCounts(batch: CounterBatch): Promise<void> {
+    const rows = batchRows(batch);
+    if (rows.length === 0) return Promise.resolve();
+    return this.commit.write(() => {
+      for (const row of rows) {
+        if (row.kind === 'add') this.statements.counterAdd.run(row.name, row.amount);
+        else if (row.kind === 'latest') this.statements.counterLatest.run(row.name, row.amount);
+        else this.statements.minuteAdd.run(row.name, row.minute, row.amount);
+      }
+      this.statements.minutePrune.run(minuteOf(this.now() - MINUTE_RETENTION_MS));
+    }, RELAXED);
+  }
+
+  readCounts(): CounterSnapshot {
+    return this.read(() => ({
+      totals: Object.fromEntries((this.statements.counters.all() as { name: string; n: number }[]).map((r) => [r.name, r.n])),
+      latest: Object.fromEntries((this.statements.counterTimes.all() as { name: string; at: number }[]).map((r) => [r.name, r.at])),
+    }));
+  }
+
+  minuteSeries(name: string, since: number, until: number): MinutePoint[] {
+    return this.read(() => this.statements.minuteSeries.all(name, since, until) as MinutePoint[]);
+  }
+
+  /** When the subscriber's oldest queued delivery (the head) was first queued; undefined when none is. */
+  oldestQueuedAt(subscriber: string): number | undefined {
+    return this.read(() => this.statements.headCreated.get(subscriber) as number | undefined);
   }
 
   /** Forgets a subscriber's delivered rows last updated before `before`. */

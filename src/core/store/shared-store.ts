@@ -15,6 +15,7 @@ import type { StoreEvent } from './file-recovery';
 import type { RedisStoreConfig, RedisStoreEvent } from './redis/redis-config';
 import type * as RedisBackEnd from './redis/redis-hub-store';
 import { Housekeeper, type HousekeeperConfig } from './housekeeper';
+import { CountBatcher } from '../counters/count-batcher';
 import { type StoreSetting, storeKey } from './store-settings';
 
 /** Anything a back end reports. */
@@ -38,6 +39,8 @@ interface OpenStore {
   health: StoreHealth;
   /** The store's one housekeeper, started by the first user that brings its configuration. */
   housekeeper?: Housekeeper;
+  /** The store's counters, batched in memory and added to the store about once a second. */
+  counters: CountBatcher;
 }
 
 const open = new Map<string, OpenStore>();
@@ -56,6 +59,8 @@ export interface StoreLease {
   store: HubStore;
   /** Up unless the back end said otherwise (SQLite: always up; its failures show in the calls). */
   health(): StoreHealth;
+  /** The store's counters (count-batcher.ts), one batcher for every user of the store. */
+  counters: CountBatcher;
   release(): void;
 }
 
@@ -105,6 +110,7 @@ export function acquireStore(setting: StoreSetting | string, options: LeaseOptio
       if (record.health !== before) for (const watcher of [...watchers]) watcher();
     };
     record.store = openBackEnd(chosen, storeOptions, onEvent);
+    record.counters = new CountBatcher(record.store);
     entry = record;
     open.set(key, entry);
   }
@@ -123,6 +129,7 @@ export function acquireStore(setting: StoreSetting | string, options: LeaseOptio
   return {
     store: held.store,
     health: () => held.health,
+    counters: held.counters,
     release() {
       if (released) return;
       released = true;
@@ -131,6 +138,7 @@ export function acquireStore(setting: StoreSetting | string, options: LeaseOptio
       if (held.users === 0 && open.get(key) === held) {
         open.delete(key);
         held.housekeeper?.stop(); // before the store closes: a spell under way makes no further call
+        held.counters.close(); // its last batch is handed to the store now, and written by close()
         // Closes at once (SQLite: synchronously inside): it may still report (a lost file restored on
         // close) to this last user; a failure to close is the store's last word, not a reason to throw
         // at a node closing.

@@ -8,6 +8,7 @@
  */
 import type { EventStore } from './event-store';
 import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubStore, InboxRow, OrphanKind, OrphanMark } from './store-contract';
+import { type CounterBatch, type CounterSnapshot, MAX_SERIES_MINUTES, MINUTE_MS, MINUTE_RETENTION_MS, type MinutePoint, minuteOf } from './counter-store';
 
 /** The one instance of a store that a single process owns. */
 export const LOCAL_INSTANCE = 'local';
@@ -233,6 +234,33 @@ export class SqliteHubStore implements HubStore {
 
   clearOrphan(kind: OrphanKind, id: string): Promise<void> {
     return later(() => this.events.clearOrphan(kind, id));
+  }
+
+  // --- counters ----------------------------------------------------------------------------------
+
+  /** Queued in the group commit at once: a close() right after it commits it. */
+  addCounts(batch: CounterBatch): Promise<void> {
+    return later(() => this.events.addCounts(batch));
+  }
+
+  readCounts(): Promise<CounterSnapshot> {
+    return later(() => this.events.readCounts());
+  }
+
+  minuteSeries(name: string, sinceMs: number, untilMs?: number): Promise<MinutePoint[]> {
+    return later(() => {
+      const now = this.events.now();
+      const until = untilMs ?? now;
+      const since = Math.max(sinceMs, until - MAX_SERIES_MINUTES * MINUTE_MS, now - MINUTE_RETENTION_MS);
+      return this.events.minuteSeries(name, minuteOf(since), until);
+    });
+  }
+
+  oldestQueuedAge(subscriber: string): Promise<number | undefined> {
+    return later(() => {
+      const at = this.events.oldestQueuedAt(subscriber);
+      return at === undefined ? undefined : Math.max(0, this.events.now() - at);
+    });
   }
 
   /** Closes the file at once (synchronously inside: the last user hears what closing reported). */

@@ -21,10 +21,15 @@
  * The circuit breaker: each worker keeps its own; a back end shared by several processes keeps a shared
  * one too (FailedOutcome.breakerThreshold), so that an endpoint that is down is probed by one instance at
  * a time, not hammered by all of them.
+ *
+ * Counters (counter-store.ts): totals, latest times and per-minute counts that outlive deploys and
+ * restarts, only ever added to, so that several instances add up.
  */
 import type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark } from './event-store';
+import type { CounterStore } from './counter-store';
 
 export type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark };
+export type { CounterBatch, CounterSnapshot, CounterStore, MinutePoint } from './counter-store';
 
 /** A delivery taken by a worker: attempt it, then record the outcome with `token`. */
 export interface Claim {
@@ -141,7 +146,7 @@ export interface HousekeepingStore {
   clearOrphan(kind: OrphanKind, id: string): Promise<void>;
 }
 
-export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore {
+export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore, CounterStore {
   /**
    * Other processes use the same state (they queue work, claim it, and may die holding some): a worker
    * then looks at its queue now and then, not only when its own process queues something.

@@ -34,6 +34,8 @@ export class StreamHub {
     private readonly options: Omit<StreamClientOptions, 'onEvent' | 'onState'>,
     private readonly intake: EventIntake,
     private readonly emit: (message: ReceivedEvent) => void = (message) => void this.send(message),
+    /** Told of each event frame's outcome once (not once per listener), for the hub's counters. */
+    private readonly tally: (outcome: 'new' | 'duplicate' | 'poison') => void = () => undefined,
   ) {}
 
   get size(): number {
@@ -97,6 +99,7 @@ export class StreamHub {
       // No node to report it to only while the last one closes the connection: the next one gets it.
       if (this.listeners.size === 0) return 'LATER';
       for (const l of this.listeners) l.onPoison?.(poison);
+      this.tally('poison');
       return 'SUCCESS';
     }
     const dingtalk = describeEvent(frame, 'stream');
@@ -110,6 +113,7 @@ export class StreamHub {
       throw err; // -> LATER
     }
     for (const l of this.listeners) l.onStore?.(undefined);
+    this.tally(verdict);
     if (verdict === 'new') this.emit(message);
     return 'SUCCESS';
   }

@@ -13,6 +13,7 @@ const LONG = 60_000;
  * the suite closes it after each test. A back end shared by several processes also passes
  * `options.peer(store)`: another instance (another instance id) on the same shared state, closed by the
  * suite too; the instance tests are registered only then (a single-process back end has one instance).
+ * `options.reopen(store)` opens the same state again (the same file, the same prefix) after `store` closed.
  */
 function runStoreContract(name, makeStore, options = {}) {
   describe(`store contract: ${name}`, function () {
@@ -258,6 +259,64 @@ function runStoreContract(name, makeStore, options = {}) {
       });
     });
 
+    describe('counters', function () {
+      const MINUTE = 60_000;
+      const minuteOf = (ms) => Math.floor(ms / MINUTE) * MINUTE;
+
+      it('adds totals up across batches, keeps the latest time, and starts empty', async function () {
+        (await store.readCounts()).should.eql({ totals: {}, latest: {} });
+        await store.addCounts({ add: { 'a': 2, 'b': 1 }, latest: { 'a:last': 5000 } });
+        await store.addCounts({ add: { 'a': 3, 'zero': 0 }, latest: { 'a:last': 4000 } }); // an older time does not win
+        await store.addCounts({ latest: { 'a:last': 7000 } });
+        await store.addCounts({});
+        (await store.readCounts()).should.eql({ totals: { a: 5, b: 1 }, latest: { 'a:last': 7000 } });
+      });
+
+      it('keeps per-minute counts of each name, oldest first, and forgets minutes past the retention', async function () {
+        const now = Date.now();
+        const m3 = minuteOf(now - 3 * MINUTE);
+        const m1 = minuteOf(now - MINUTE);
+        await store.addCounts({ minutes: { rx: { [m3]: 2, [m1]: 1 }, other: { [m1]: 9 } } });
+        await store.addCounts({ minutes: { rx: { [m1]: 4, [minuteOf(now - 3 * 60 * MINUTE)]: 5 } } });
+        (await store.minuteSeries('rx', now - 10 * MINUTE)).should.eql([{ minute: m3, count: 2 }, { minute: m1, count: 5 }]);
+        (await store.minuteSeries('rx', now - 2 * MINUTE)).should.eql([{ minute: m1, count: 5 }]);
+        (await store.minuteSeries('rx', now - 10 * MINUTE, now - 2 * MINUTE)).should.eql([{ minute: m3, count: 2 }]);
+        (await store.minuteSeries('rx', now - 4 * 60 * MINUTE)).should.eql([{ minute: m3, count: 2 }, { minute: m1, count: 5 }]); // 3 h ago: gone
+        (await store.minuteSeries('nothing', now - 10 * MINUTE)).should.eql([]);
+        (await store.readCounts()).totals.should.eql({}); // minutes are not totals
+      });
+
+      it('tells how long the oldest queued delivery has waited', async function () {
+        (await store.oldestQueuedAge('s') === undefined).should.be.true();
+        await store.enqueue('s', 'e1', 't', '{}', 0);
+        await sleep(60);
+        await store.enqueue('s', 'e2', 't', '{}', 0);
+        const age = await store.oldestQueuedAge('s');
+        age.should.be.within(40, 5000);
+        const [c] = await store.claim('s', { limit: 1, leaseMs: LONG, ordered: true });
+        await store.recordDelivered(c.delivery.id, c.token, 200);
+        (await store.oldestQueuedAge('s')).should.be.below(age); // e2 is the oldest now
+        (await store.oldestQueuedAge('other') === undefined).should.be.true();
+      });
+
+      if (options.reopen) {
+        it('keeps what was added, also a batch added just before close', async function () {
+          await store.addCounts({ add: { a: 1 } });
+          const last = store.addCounts({ add: { a: 2 }, latest: { t: 9 }, minutes: { rx: { [minuteOf(Date.now())]: 3 } } }); // not awaited
+          await store.close();
+          closed = true;
+          await last;
+          const again = await options.reopen(store);
+          try {
+            (await again.readCounts()).should.eql({ totals: { a: 3 }, latest: { t: 9 } });
+            (await again.minuteSeries('rx', Date.now() - MINUTE)).map((p) => p.count).should.eql([3]);
+          } finally {
+            await again.close();
+          }
+        });
+      }
+    });
+
     if (options.peer) {
       describe('two instances on one shared state', function () {
         let peer;
@@ -309,6 +368,16 @@ function runStoreContract(name, makeStore, options = {}) {
           (await store.claim('s', opts)).should.eql([]); // not while it is in flight
           (await peer.recordDelivered(probes[0].delivery.id, probes[0].token, 200)).should.be.true();
           (await store.claim('s', opts)).should.have.length(2); // closed: everything due again
+        });
+
+        it('add their counts up (increments, never a set)', async function () {
+          const minute = Math.floor(Date.now() / 60_000) * 60_000;
+          await Promise.all([
+            store.addCounts({ add: { a: 2 }, latest: { t: 100 }, minutes: { rx: { [minute]: 1 } } }),
+            peer.addCounts({ add: { a: 3, b: 1 }, latest: { t: 50 }, minutes: { rx: { [minute]: 2 } } }),
+          ]);
+          (await peer.readCounts()).should.eql({ totals: { a: 5, b: 1 }, latest: { t: 100 } });
+          (await store.minuteSeries('rx', minute)).should.eql([{ minute, count: 3 }]);
         });
       });
     }

@@ -25,4 +25,5 @@ async function open(config) {
 
 runStoreContract('redis', () => open({ prefix: `contract-${randomBytes(4).toString('hex')}` }), {
   peer: (store) => open({ prefix: store.config.prefix, instanceId: `peer-${randomBytes(3).toString('hex')}` }),
+  reopen: (store) => open({ prefix: store.config.prefix }),
 });

@@ -6,4 +6,6 @@ const { SqliteHubStore } = require('../../../core/store/sqlite-hub-store');
 const { tempDir } = require('../../support/temp');
 const { runStoreContract } = require('./contract');
 
-runStoreContract('sqlite', () => new SqliteHubStore(new EventStore(path.join(tempDir('store-contract-'), 'hub.sqlite'))));
+runStoreContract('sqlite', () => new SqliteHubStore(new EventStore(path.join(tempDir('store-contract-'), 'hub.sqlite'))), {
+  reopen: (store) => new SqliteHubStore(new EventStore(store.path)),
+});

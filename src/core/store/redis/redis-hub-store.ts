@@ -14,6 +14,7 @@ import type { RedisStoreConfig, RedisStoreEvent } from './redis-config';
 import { RedisConnection } from './redis-connection';
 import { DurabilityWaits } from './durability';
 import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubStore, InboxRow, OrphanKind, OrphanMark } from '../store-contract';
+import { batchRows, type CounterBatch, type CounterSnapshot, MAX_SERIES_MINUTES, MINUTE_RETENTION_MS, type MinutePoint } from '../counter-store';
 
 /** One id per process (unless configured): a store reopened by a deploy keeps its hand-off state. */
 const PROCESS_INSTANCE = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -47,6 +48,13 @@ function toDelivery(f: unknown[], offset: number): Delivery {
 }
 
 const num = (reply: unknown): number => Number(reply);
+
+/** A hash as [field, value] pairs, whether the client answered with a flat array or an object. */
+function hashEntries(reply: unknown): [string, string][] {
+  return Array.isArray(reply)
+    ? Array.from({ length: reply.length / 2 }, (_v, i) => [String(reply[2 * i]), String(reply[2 * i + 1])])
+    : Object.entries((reply ?? {}) as Record<string, string>).map(([k, v]) => [k, String(v)]);
+}
 
 export interface RedisHubStoreOptions {
   onEvent?: (event: RedisStoreEvent) => void;
@@ -274,10 +282,7 @@ export class RedisHubStore implements HubStore {
   }
 
   async orphanMarks(): Promise<OrphanMark[]> {
-    const reply = await this.connection.command(['HGETALL', `${this.connection.prefix}orphans`]);
-    const entries: [string, string][] = Array.isArray(reply)
-      ? Array.from({ length: reply.length / 2 }, (_v, i) => [String(reply[2 * i]), String(reply[2 * i + 1])])
-      : Object.entries((reply ?? {}) as Record<string, string>);
+    const entries = hashEntries(await this.connection.command(['HGETALL', `${this.connection.prefix}orphans`]));
     return entries.map(([field, since]) => {
       const cut = field.indexOf('\u0000');
       return { kind: field.slice(0, cut) as OrphanKind, id: field.slice(cut + 1), since: Number(since) };
@@ -292,6 +297,45 @@ export class RedisHubStore implements HubStore {
     await this.connection.command(['HDEL', `${this.connection.prefix}orphans`, `${kind}\u0000${id}`]);
   }
 
+  // --- counters ----------------------------------------------------------------------------------
+
+  /** Counter writes under way: close() lets them finish (a closing runtime's last flush). */
+  private readonly countWrites = new Set<Promise<unknown>>();
+
+  async addCounts(batch: CounterBatch): Promise<void> {
+    const rows = batchRows(batch);
+    if (rows.length === 0) return;
+    const args: (string | number)[] = [MINUTE_RETENTION_MS];
+    for (const row of rows) args.push(row.kind, row.name, row.minute, row.amount);
+    const write = this.connection.script('addCounts', args);
+    this.countWrites.add(write);
+    const done = () => this.countWrites.delete(write);
+    write.then(done, done);
+    await write;
+  }
+
+  async readCounts(): Promise<CounterSnapshot> {
+    const [totals, latest] = await Promise.all([
+      this.connection.command(['HGETALL', `${this.connection.prefix}cnt`]),
+      this.connection.command(['HGETALL', `${this.connection.prefix}cntat`]),
+    ]);
+    const numbers = (reply: unknown) => Object.fromEntries(hashEntries(reply).map(([k, v]) => [k, Number(v)]));
+    return { totals: numbers(totals), latest: numbers(latest) };
+  }
+
+  async minuteSeries(name: string, sinceMs: number, untilMs?: number): Promise<MinutePoint[]> {
+    const most = Math.min(MAX_SERIES_MINUTES, MINUTE_RETENTION_MS / 60_000);
+    const f = (await this.connection.script('minuteSeries', [name, Math.floor(sinceMs), untilMs === undefined ? '' : Math.floor(untilMs), most])) as unknown[];
+    const points: MinutePoint[] = [];
+    for (let i = 0; i + 1 < f.length; i += 2) points.push({ minute: Number(f[i]), count: Number(f[i + 1]) });
+    return points;
+  }
+
+  async oldestQueuedAge(subscriber: string): Promise<number | undefined> {
+    const reply = await this.connection.script('oldestQueuedAge', [subscriber]);
+    return reply === null || reply === undefined ? undefined : Number(reply);
+  }
+
   /**
    * Lets go of the server. The instance's heartbeat stops but its entry stays: reopened soon (a deploy),
    * it goes on with its own pending events; if the process is gone, another instance adopts them.
@@ -299,6 +343,7 @@ export class RedisHubStore implements HubStore {
   async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await Promise.allSettled([...this.countWrites]);
     await this.connection.close();
     if (this.acceptConnection !== this.connection) await this.acceptConnection.close();
   }

@@ -27,6 +27,9 @@
  *           B delivered                  zset of delivered ids by update time (pruning across subscribers)
  *           B subs                       set of subscribers
  *           B orphans                    hash <kind>\0<id> -> first seen (ms)
+ *   counters B cnt                       hash name -> total (only ever incremented: instances add up)
+ *           B cntat                      hash name -> latest time (ms), kept as the highest given
+ *           B min:<minute>               hash name -> that minute's count; expires after the retention
  * Members of id sets are zero-padded (ties in a score sort by id, as the SQLite back end's `ORDER BY next_at, id`).
  */
 
@@ -463,6 +466,50 @@ for _, set in ipairs({ 'q', 'dead', 'done' }) do
 end
 if redis.call('ZCARD', sk(sub, 'q')) + redis.call('ZCARD', sk(sub, 'dead')) + redis.call('ZCARD', sk(sub, 'done')) == 0 then redis.call('DEL', sk(sub, 'cb')) end
 return n
+`,
+
+  /**
+   * ARGV: retention ms, then groups of four: kind ('add' | 'latest' | 'minute'), name, minute (ms), amount.
+   * Adds a counter batch (counter-store.ts) in one step; a minute's hash expires `retention` after its end.
+   */
+  addCounts: `
+local retention = tonumber(ARGV[1])
+for i = 2, #ARGV, 4 do
+  local kind, name, minute, amount = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  if kind == 'add' then
+    redis.call('HINCRBY', B .. 'cnt', name, amount)
+  elseif kind == 'latest' then
+    local was = tonumber(redis.call('HGET', B .. 'cntat', name))
+    if not was or was < amount then redis.call('HSET', B .. 'cntat', name, amount) end
+  else
+    local mk = B .. 'min:' .. minute
+    redis.call('HINCRBY', mk, name, amount)
+    redis.call('PEXPIREAT', mk, tonumber(minute) + 60000 + retention)
+  end
+end
+return 1
+`,
+
+  /** ARGV: name, since (ms), until (ms, '' for now), most minutes. Flat: minute, count for each minute with a count. */
+  minuteSeries: `
+local name, most = ARGV[1], tonumber(ARGV[4])
+local until_ = tonumber(ARGV[3]) or now_ms()
+local first = math.floor(math.max(tonumber(ARGV[2]), until_ - most * 60000) / 60000) * 60000
+local out = {}
+for minute = first, until_, 60000 do
+  local n = redis.call('HGET', B .. 'min:' .. string.format('%d', minute), name)
+  if n then table.insert(out, minute); table.insert(out, n) end
+end
+return out
+`,
+
+  /** ARGV: subscriber. ms since the oldest queued delivery (the head) was first queued; nil when none is. */
+  oldestQueuedAge: `
+local head = redis.call('ZRANGE', sk(ARGV[1], 'q'), 0, 0)[1]
+if not head then return false end
+local created = tonumber(redis.call('HGET', B .. 'd:' .. tonumber(head), 'c'))
+if not created then return false end
+return math.max(0, now_ms() - created)
 `,
 } as const;
 
