@@ -6,18 +6,20 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { aesKeyProblem, DingTalkCipher, tokenProblem } from '../core/cipher';
-import { canonicalJson, contentId } from '../core/events';
+import { canonicalJson, contentId, describeEvent } from '../core/events';
 import { buildAttempt, type EventMessage, type Format, storedEvent } from '../core/delivery/formats';
-import { createAgents, destroyAgents, httpSend } from '../core/delivery/http-send';
+import { createAgents, DeliveryError, destroyAgents, httpSend } from '../core/delivery/http-send';
 import { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE } from '../core/delivery/schedule';
 import { secretProblem, webhookId } from '../core/delivery/signing';
 import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/delivery/worker';
 import { typeFilter } from '../core/delivery/type-filter';
+import { sampleEvent, sampleEventTypes } from '../core/sample-events';
 import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/store-contract';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
+import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
 import { storeOutage } from './store-outage';
@@ -46,7 +48,19 @@ interface DispatchCredentials {
 export interface DispatchNode extends Node<DispatchCredentials> {
   deliveries(state: DeliveryState, limit: number, offset: number): Promise<Delivery[]>;
   replay(id?: number): Promise<number>;
+  testDelivery(): Promise<TestDeliveryResult>;
 }
+
+/**
+ * The editor's "send test delivery": a sample event sent once, signed like a real delivery, not queued.
+ * A failure is a code with parameters that the editor renders as dingtalk-dispatch.test.errors.<error>.
+ */
+export type TestDeliveryResult =
+  | { ok: true; eventType: string; status: number; ms: number }
+  | { ok: false; error: string; params?: Record<string, string | number> };
+
+/** The sample a test delivery sends: an approval change, unless the node's event types leave it out. */
+const PREFERRED_TEST_TYPE = 'bpms_instance_change';
 
 type Send = (msg: Array<NodeMessage | null>) => void;
 type Done = (err?: Error) => void;
@@ -88,29 +102,46 @@ const unrecordedByNode = new Map<string, Map<number, UnrecordedDelivery>>();
 
 export default function register(RED: NodeAPI): void {
   const lookup = (id: string) => RED.nodes.getNode(id) as DispatchNode | null;
+  // The store's words (runtime's language) go to the node's log; the editor gets a code it translates.
+  const storeFailed = (node: DispatchNode, res: { status(code: number): { json(body: unknown): void } }, err: Error) => {
+    node.warn(RED._('dingtalk-dispatch.errors.store-failing', { message: String(err?.message ?? err) }));
+    res.status(500).json({ error: 'store' });
+  };
 
   RED.httpAdmin.get('/dingtalk-dispatch/:id/deliveries', RED.auth.needsPermission('dingtalk-dispatch.read'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
     const state = String(req.query.state ?? 'dead') as DeliveryState;
-    if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state must be queued, delivered or dead' });
+    if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state', params: { state } });
     const limit = number(req.query.limit, 50, 1, 500);
     const offset = number(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
     node.deliveries(state, limit, offset).then(
       (rows) => res.json(rows.map(({ body: _body, ...rest }) => rest)),
-      (err: Error) => res.status(500).json({ error: err.message }),
+      (err: Error) => storeFailed(node, res, err),
     );
   });
 
   RED.httpAdmin.post('/dingtalk-dispatch/:id/replay', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
     const raw = (req.body as { id?: unknown } | undefined)?.id;
     const id = raw === undefined || raw === null || raw === '' ? undefined : Number(raw);
-    if (id !== undefined && !Number.isSafeInteger(id)) return void res.status(400).json({ error: 'id must be a delivery id' });
+    if (id !== undefined && !Number.isSafeInteger(id)) return void res.status(400).json({ error: 'id', params: { id: String(raw) } });
     node.replay(id).then(
       (replayed) => res.json({ replayed }),
-      (err: Error) => res.status(500).json({ error: err.message }),
+      (err: Error) => storeFailed(node, res, err),
+    );
+  });
+
+  RED.httpAdmin.post('/dingtalk-dispatch/:id/test', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
+    const node = lookup(req.params.id);
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
+    node.testDelivery().then(
+      (result) => (result.ok ? res.json(result) : res.status(502).json({ error: result.error, params: result.params ?? {} })),
+      (err: Error) => {
+        node.warn(String(err?.message ?? err));
+        res.status(500).json({ error: 'internal' });
+      },
     );
   });
 
@@ -118,6 +149,7 @@ export default function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-dispatch.${key}`, params);
+    const painter = statusPainter(RED, node);
     const creds = node.credentials ?? {};
     const format: Format = def.format === 'dingtalk' ? 'dingtalk' : 'json';
     const accepts = typeFilter(def.eventTypes ?? '');
@@ -248,12 +280,12 @@ export default function register(RED: NodeAPI): void {
     const status = new RateLimitedCall(() => {
       if (closed) return;
       if (!store || problems.length > 0) {
-        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
+        painter.show('red', 'ring', tx('dingtalk-dispatch.status.not-configured'));
         return;
       }
       // The server is down or refusing (the worker pauses): no counts to ask for.
       const outage = storeOutage(lease);
-      if (outage) return void node.status({ fill: 'red', shape: 'ring', text: `dingtalk-dispatch.status.${outage}` });
+      if (outage) return void painter.show('red', 'ring', tx(`dingtalk-dispatch.status.${outage}`));
       const asked = ++statusAsked;
       store.counts(node.id).then(
         (counts) => {
@@ -264,19 +296,19 @@ export default function register(RED: NodeAPI): void {
         (err: unknown) => {
           if (closed || asked !== statusAsked) return;
           storeSpell.failed(err, 'status', 'read'); // skipped this time, asked again after the interval
-          node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+          painter.show('yellow', 'ring', tx('dingtalk-dispatch.status.store-failing'));
           status.request();
         },
       );
     }, STATUS_INTERVAL_MS);
     const paintCounts = (counts: Record<DeliveryState, number>) => {
       if (storeSpell.failing) {
-        node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+        painter.show('yellow', 'ring', tx('dingtalk-dispatch.status.store-failing'));
       } else if (worker?.failingSince !== undefined) {
         const since = new Date(worker.failingSince).toTimeString().slice(0, 5);
-        node.status({ fill: 'red', shape: 'dot', text: t('status.failing', { since, queued: counts.queued, dead: counts.dead }) });
+        painter.show('red', 'dot', tx('dingtalk-dispatch.status.failing', { since, queued: counts.queued, dead: counts.dead }));
       } else {
-        node.status({ fill: counts.dead > 0 ? 'yellow' : 'green', shape: 'dot', text: t('status.counts', { queued: counts.queued, delivered: counts.delivered, dead: counts.dead }) });
+        painter.show(counts.dead > 0 ? 'yellow' : 'green', 'dot', tx('dingtalk-dispatch.status.counts', { queued: counts.queued, delivered: counts.delivered, dead: counts.dead }));
       }
     };
     status.runNow();
@@ -286,6 +318,26 @@ export default function register(RED: NodeAPI): void {
     // the store's housekeeper forgets them after that (store-housekeeping.ts).
 
     node.deliveries = async (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
+    node.testDelivery = async (): Promise<TestDeliveryResult> => {
+      if (!url || problems.length > 0) return { ok: false, error: 'not-configured' };
+      const types = sampleEventTypes().filter((type) => accepts(type) && !type.startsWith('check_'));
+      const type = types.includes(PREFERRED_TEST_TYPE) ? PREFERRED_TEST_TYPE : types[0] ?? PREFERRED_TEST_TYPE;
+      const payload = sampleEvent(type);
+      const message: EventMessage = { topic: type, payload, dingtalk: { ...describeEvent(payload, 'test') } };
+      const attempt = buildAttempt({ format, url: url.href, headers, subscriber: node.id, secret: creds.secret, cipher }, message.dingtalk?.eventId ?? '', storedEvent(message), Date.now());
+      const started = Date.now();
+      let result;
+      try {
+        result = await httpSend(attempt.url, { method, headers: attempt.headers, body: attempt.body, timeoutMs, agents });
+      } catch (err) {
+        if (err instanceof DeliveryError && err.code === 'timeout') return { ok: false, error: 'timeout', params: { seconds: timeoutMs / 1000 } };
+        return { ok: false, error: 'network', params: { url: url.href, code: (err as DeliveryError).code ?? 'error' } };
+      }
+      const ms = Date.now() - started;
+      if (result.status < 200 || result.status >= 300) return { ok: false, error: 'status', params: { status: result.status } };
+      if (!attempt.accept(result).ok) return { ok: false, error: 'reply', params: { status: result.status } };
+      return { ok: true, eventType: type, status: result.status, ms };
+    };
     node.replay = async (id) => {
       if (!store) return 0;
       const n = await store.replay(node.id, id);
