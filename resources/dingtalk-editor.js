@@ -310,7 +310,7 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
             return;
         }
         var type = node.type;
-        var options = { id: type + '-test' };
+        var options = { id: type + '-test-' + node.id }; // a node's next result replaces its last one
         postJson(type + '/' + encodeURIComponent(node.id) + '/test', body).done(function (answer) {
             options.type = 'success';
             notifyText(success(answer || {}), options);
