@@ -45,7 +45,7 @@ export default function register(RED: NodeAPI): void {
       if (!token || !aesKey) return void res.status(400).json({ error: 'no-app', message: RED._('dingtalk-callback-admin.errors.no-app') });
       const tags = stringList(body.tags) ?? [];
       work = registerCallback(client, { url: body.url, tags: tags.length ? tags : DEFAULT_TAGS, token, aesKey }, action === 'update');
-    } else return void res.status(400).json({ error: 'action', message: RED._('dingtalk-callback-admin.errors.action', { action }) });
+    } else return void res.status(400).json({ error: 'action', params: { action }, message: RED._('dingtalk-callback-admin.errors.action', { action }) });
     work.then(
       (result) => res.json(result),
       (err: { code?: string; message?: string }) => res.status(502).json({ error: err.code ?? 'error', message: err.message ?? String(err) }),
