@@ -6,19 +6,19 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { aesKeyProblem, DingTalkCipher, tokenProblem } from '../core/cipher';
-import { canonicalJson, contentId, describeEvent } from '../core/events';
+import { canonicalJson, contentId } from '../core/events';
 import { buildAttempt, type EventMessage, type Format, storedEvent } from '../core/delivery/formats';
-import { createAgents, DeliveryError, destroyAgents, httpSend } from '../core/delivery/http-send';
+import { createAgents, destroyAgents, httpSend } from '../core/delivery/http-send';
 import { parseSchedule, STANDARD_WEBHOOKS_SCHEDULE } from '../core/delivery/schedule';
 import { secretProblem, webhookId } from '../core/delivery/signing';
 import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/delivery/worker';
 import { typeFilter } from '../core/delivery/type-filter';
-import { sampleEvent, sampleEventTypes } from '../core/sample-events';
 import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/store-contract';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
+import { sendTestDelivery, type TestDeliveryResult } from './dispatch-test';
 import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
@@ -50,17 +50,6 @@ export interface DispatchNode extends Node<DispatchCredentials> {
   replay(id?: number): Promise<number>;
   testDelivery(): Promise<TestDeliveryResult>;
 }
-
-/**
- * The editor's "send test delivery": a sample event sent once, signed like a real delivery, not queued.
- * A failure is a code with parameters that the editor renders as dingtalk-dispatch.test.errors.<error>.
- */
-export type TestDeliveryResult =
-  | { ok: true; eventType: string; status: number; ms: number }
-  | { ok: false; error: string; params?: Record<string, string | number> };
-
-/** The sample a test delivery sends: an approval change, unless the node's event types leave it out. */
-const PREFERRED_TEST_TYPE = 'bpms_instance_change';
 
 type Send = (msg: Array<NodeMessage | null>) => void;
 type Done = (err?: Error) => void;
@@ -318,25 +307,10 @@ export default function register(RED: NodeAPI): void {
     // the store's housekeeper forgets them after that (store-housekeeping.ts).
 
     node.deliveries = async (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
-    node.testDelivery = async (): Promise<TestDeliveryResult> => {
+    node.testDelivery = async () => {
       if (!url || problems.length > 0) return { ok: false, error: 'not-configured' };
-      const types = sampleEventTypes().filter((type) => accepts(type) && !type.startsWith('check_'));
-      const type = types.includes(PREFERRED_TEST_TYPE) ? PREFERRED_TEST_TYPE : types[0] ?? PREFERRED_TEST_TYPE;
-      const payload = sampleEvent(type);
-      const message: EventMessage = { topic: type, payload, dingtalk: { ...describeEvent(payload, 'test') } };
-      const attempt = buildAttempt({ format, url: url.href, headers, subscriber: node.id, secret: creds.secret, cipher }, message.dingtalk?.eventId ?? '', storedEvent(message), Date.now());
-      const started = Date.now();
-      let result;
-      try {
-        result = await httpSend(attempt.url, { method, headers: attempt.headers, body: attempt.body, timeoutMs, agents });
-      } catch (err) {
-        if (err instanceof DeliveryError && err.code === 'timeout') return { ok: false, error: 'timeout', params: { seconds: timeoutMs / 1000 } };
-        return { ok: false, error: 'network', params: { url: url.href, code: (err as DeliveryError).code ?? 'error' } };
-      }
-      const ms = Date.now() - started;
-      if (result.status < 200 || result.status >= 300) return { ok: false, error: 'status', params: { status: result.status } };
-      if (!attempt.accept(result).ok) return { ok: false, error: 'reply', params: { status: result.status } };
-      return { ok: true, eventType: type, status: result.status, ms };
+      const formatOptions = { format, url: url.href, headers, subscriber: node.id, secret: creds.secret, cipher };
+      return sendTestDelivery({ format: formatOptions, method, timeoutMs, agents, accepts });
     };
     node.replay = async (id) => {
       if (!store) return 0;
