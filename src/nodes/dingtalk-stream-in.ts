@@ -30,9 +30,9 @@ export const DEFAULT_TEST_TYPE = 'bpms_instance_change';
 
 const hhmm = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
-/** Why the connection is retried: the socket closing is ours to say (translated); others are DingTalk's or the OS's own words. */
-const reconnectReason = (error: string | undefined): string | Text =>
-  error === 'connection closed' ? tx('dingtalk-stream-in.status.closed') : (error ?? '');
+/** Why the connection is retried, in the editor's language: the client's reason code and its facts. */
+const reconnectReason = (s: Extract<StreamState, { state: 'reconnecting' }>): string | Text =>
+  s.reason ? tx(`dingtalk-stream-in.reconnect.${s.reason.code}`, s.reason.params) : (s.error ?? '');
 
 export default function register(RED: NodeAPI): void {
   const streamTypes = new Set(sampleStreamTypes());
@@ -89,7 +89,7 @@ export default function register(RED: NodeAPI): void {
       else if (storeFailing) painter.show('red', 'ring', tx('dingtalk-stream-in.status.store-error'));
       else if (s.state === 'connected') painter.show('green', 'dot', tx('dingtalk-stream-in.status.connected', { since: hhmm(s.since) }));
       else if (s.state === 'reconnecting') {
-        painter.show('yellow', 'ring', tx('dingtalk-stream-in.status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: reconnectReason(s.error) }));
+        painter.show('yellow', 'ring', tx('dingtalk-stream-in.status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: reconnectReason(s) }));
       } else if (s.state === 'connecting') painter.show('yellow', 'dot', tx('dingtalk-stream-in.status.connecting'));
     };
     const listener: StreamListener = {

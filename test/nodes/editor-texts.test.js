@@ -9,6 +9,8 @@ const helper = require('node-red-node-test-helper');
 const appModule = require('../../nodes/dingtalk-app.js').default;
 const eventInModule = require('../../nodes/dingtalk-event-in.js').default;
 const dispatchModule = require('../../nodes/dingtalk-dispatch.js').default;
+const streamModule = require('../../nodes/dingtalk-stream-in.js').default;
+const { startFakeGateway } = require('../support/fake-gateway');
 const { APP, makePush } = require('../support/push');
 const { freshStore, standardCredentials, callsOn } = require('../support/runtime');
 const { withHooks } = require('../support/hooks');
@@ -107,5 +109,29 @@ describe('statuses published for the editor (key + parameters)', function () {
     last('ok').retain.should.be.false();
     // bad is only redeployed: no drop, a fresh status instead
     published.filter((m) => m.topic === TOPIC + 'bad' && m.data === null).length.should.equal(0);
+  });
+
+  it('a Stream connection refused: the reason is a key with DingTalk\'s error code, not the client\'s English sentence', async function () {
+    const gateway = await startFakeGateway({ dingappone: 'the-right-secret' });
+    try {
+      freshStore();
+      helper.settings({ ...helper.settings(), dingtalkAppApiUrl: gateway.url });
+      published = [];
+      await helper.load([
+        withHooks((RED) => { RED._ = render; RED.events.on('comms', (m) => { if (m.topic.startsWith(TOPIC)) published.push(m); }); return appModule(RED); }),
+        streamModule,
+      ], [
+        { id: 'tab', type: 'tab' },
+        { id: 'app1', type: 'dingtalk-app', appKey: 'dingappone' },
+        { id: 's1', z: 'tab', type: 'dingtalk-stream-in', app: 'app1', wires: [[]] },
+      ], { app1: { appSecret: 'a-wrong-secret' } });
+      await waitFor(() => last('s1')?.data.key === 'dingtalk-stream-in.status.reconnecting', { what: 'the reconnecting status' });
+      const { params, text } = last('s1').data;
+      params.error.should.eql({ key: 'dingtalk-stream-in.reconnect.refused', params: { code: 'invalidClientIdOrSecret' } });
+      text.should.match(/^reconnecting in \d+ s: refused \(invalidClientIdOrSecret\)$/);
+    } finally {
+      await helper.unload();
+      await gateway.close();
+    }
   });
 });
