@@ -152,7 +152,7 @@ describe('statuses and notifications in the editor\'s language; test buttons (br
 
   it('the list of English words is a real one', function () {
     // guards the check below against an empty or wrong list
-    for (const w of ['queued', 'delivered', 'dead', 'rejected', 'connected', 'failed']) assert.ok(ENGLISH.includes(w), `${w} missing`);
+    for (const w of ['queued', 'delivered', 'dead', 'rejected', 'connected', 'failing', 'delivery', 'stored']) assert.ok(ENGLISH.includes(w), `${w} missing`);
     for (const w of ['http', 'dingtalk', 'later']) assert.ok(!ENGLISH.includes(w), `${w} should be left out`);
   });
 
