@@ -89,11 +89,16 @@ describe('statuses and notifications in the editor\'s language; test buttons (br
     red = new NodeRedProcess(install.userDir, { dingtalkAppApiUrl: gateway.url });
     await red.start();
     await red.deploy(flow(`http://127.0.0.1:${sink.address().port}`));
-    // Pushes to both receivers, one of them forged (rejected); the events go to both subscribers.
+    // Pushes to both receivers, one of them forged (rejected); the events go to both subscribers. The deploy
+    // answers before every route is up: a 404 never reached a receiver (nothing counted), so it is tried again.
     const push = async (dt, event, forge = false) => {
-      const p = makePush(JSON.stringify(event));
-      const query = forge ? p.query.replace(/msg_signature=[^&]+/, 'msg_signature=forged') : p.query;
-      return (await fetch(`${red.nodeBase}/${dt}?${query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } })).status;
+      for (const end = Date.now() + 30000; ;) {
+        const p = makePush(JSON.stringify(event));
+        const query = forge ? p.query.replace(/msg_signature=[^&]+/, 'msg_signature=forged') : p.query;
+        const { status } = await fetch(`${red.nodeBase}/${dt}?${query}`, { method: 'POST', body: p.body, headers: { 'content-type': 'application/json' } });
+        if (status !== 404 || Date.now() > end) return status;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     };
     assert.strictEqual(await push('dt1', { EventType: 'user_add_org', eventId: 'lang-1', CorpId: 'ding1', userId: ['u1'] }), 200);
     assert.strictEqual(await push('dt2', { EventType: 'user_modify_org', eventId: 'lang-2', CorpId: 'ding1', userId: ['u2'] }), 200);
@@ -208,7 +213,9 @@ describe('statuses and notifications in the editor\'s language; test buttons (br
         }
       }
       await editor.shot('test-buttons');
-      assert.deepStrictEqual(editor.errorsSince(mark), []);
+      // The browser logs the failing subscriber's answer (502 from the test route, as meant); nothing else.
+      const expected = (line) => line.includes(`/dingtalk-dispatch/${ID.bad}/test`) && line.includes('502');
+      assert.deepStrictEqual(editor.errorsSince(mark).filter((line) => !expected(line)), []);
     });
   }
 });
