@@ -83,7 +83,7 @@ export function registerTestRoutes(RED: NodeAPI): void {
         // The receiver's own words about a rejection are in its log (runtime's language), not in the answer.
         if (result.status !== 200) return fail({ status: 502, error: 'rejected', params: { status: result.status, code: result.error?.error ?? '-' } });
         if (!result.verified) {
-          node?.warn(`test event: ${result.problem ?? ''}`);
+          node?.warn(RED._('dingtalk-event-in.test.log-unverified', { message: result.problem ?? '' }));
           return fail({ status: 502, error: 'unverified' });
         }
         res.json({ eventType: type, ms: result.ms });
