@@ -243,6 +243,139 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
         return loader;
     }
 
+    /* ---------- texts in the editor's language ---------- */
+
+    /**
+     * A message key in the editor's language: "<type>.a.b" from that node type's catalogue, or a key named with
+     * its full namespace ("<package>/<node file>:<type>.a.b"). An unknown key comes back as it is.
+     */
+    function translate(key, params) {
+        if (key.indexOf(':') >= 0) {
+            return RED._(key, params);
+        }
+        var def = RED.nodes.getType(key.split('.')[0]);
+        return (def && def._) ? def._(key, params) : key;
+    }
+
+    /** A Text of the runtime ({key, params}, a parameter may be a Text itself) in the editor's language. */
+    function textOf(value) {
+        if (!value || typeof value !== 'object' || typeof value.key !== 'string') {
+            return value === undefined || value === null ? '' : String(value);
+        }
+        var params = {};
+        Object.keys(value.params || {}).forEach(function (name) {
+            var param = value.params[name];
+            params[name] = (param && typeof param === 'object') ? textOf(param) : param;
+        });
+        return translate(value.key, params);
+    }
+
+    /** True when the editor has a message for key. */
+    function hasText(key) {
+        return translate(key, {}) !== key;
+    }
+
+    function escapeHtml(text) {
+        return String(text).replace(/[&<>"']/g, function (c) {
+            return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+        });
+    }
+
+    /** RED.notify of a Text (RED.notify takes HTML: the text is escaped). */
+    function notifyText(value, options) {
+        return RED.notify(escapeHtml(textOf(value)), options);
+    }
+
+    /**
+     * The Text of an admin route's failure: its answer {error, params} as the message <prefix>.<error>, or
+     * when the editor has no such message (no answer, another server), fallbackKey with the HTTP status.
+     */
+    function failureText(xhr, prefix, fallbackKey) {
+        var body = (xhr && xhr.responseJSON) || {};
+        if (typeof body.error === 'string' && hasText(prefix + '.' + body.error)) {
+            return { key: prefix + '.' + body.error, params: body.params || {} };
+        }
+        return { key: fallbackKey, params: { status: xhr ? xhr.status : 0, code: typeof body.error === 'string' ? body.error : '' } };
+    }
+
+    /**
+     * A node's test button (event in, stream in, dispatch): POST <type>/<id>/test with body, the outcome in a
+     * notification in the editor's language: success(answer) gives the Text on success; a failure reads
+     * <type>.test.failed with the reason <type>.test.errors.<error>. A node changed since the deploy is not
+     * asked for: the runtime would test the deployed one.
+     */
+    function runTest(node, body, success) {
+        if (node.changed) {
+            RED.notify(RED._('notification.warning', { message: RED._('notification.warnings.undeployedChanges') }), 'warning');
+            return;
+        }
+        var type = node.type;
+        var options = { id: type + '-test-' + node.id }; // a node's next result replaces its last one
+        postJson(type + '/' + encodeURIComponent(node.id) + '/test', body).done(function (answer) {
+            options.type = 'success';
+            notifyText(success(answer || {}), options);
+        }).fail(function (xhr) {
+            options.type = 'error';
+            var reason = failureText(xhr, type + '.test.errors', type + '.test.errors.http');
+            notifyText({ key: type + '.test.failed', params: { message: reason } }, options);
+        });
+    }
+
+    /*
+     * Node statuses in the editor's language. The runtime shows each status of this package's nodes as text in
+     * its own language (for status nodes and editors without this script) and publishes it again on the comms
+     * topic dingtalk-hub/status/<node id> as {text, key, params}, retained (src/nodes/editor-text.ts). The text
+     * of a node's status is replaced by the translation when it is that very text: the two messages may come in
+     * either order, and the retained ones come again whenever the editor (re)subscribes.
+     */
+    var STATUS_TOPIC = 'dingtalk-hub/status/';
+    var published = {};
+
+    function translateStatus(id, status) {
+        var entry = published[id];
+        if (!entry || !status || status.text !== entry.text) {
+            return false;
+        }
+        status.text = textOf(entry);
+        return true;
+    }
+
+    function redrawStatus(node) {
+        node.dirtyStatus = true;
+        node.dirty = true;
+        RED.view.redrawStatus(node);
+    }
+
+    function watchStatuses() {
+        if (!(RED.comms && typeof RED.comms.subscribe === 'function')) {
+            return;
+        }
+        RED.comms.subscribe(STATUS_TOPIC + '#', function (topic, data) {
+            var id = topic.substring(STATUS_TOPIC.length);
+            if (!data || typeof data.key !== 'string') {
+                delete published[id];
+                return;
+            }
+            published[id] = data;
+            var node = RED.nodes.node(id);
+            if (node && translateStatus(id, node.status)) {
+                redrawStatus(node);
+            }
+        });
+        // Called with the same object as the editor's own status handler, before or after it.
+        RED.comms.subscribe('status/#', function (topic, status) {
+            var id = topic.split('/')[1];
+            if (translateStatus(id, status)) {
+                var node = RED.nodes.node(id);
+                if (node && node.status === status) {
+                    redrawStatus(node);
+                }
+            }
+        });
+    }
+
+    watchStatuses();
+
     /** Splits free text into a list: commas, semicolons (also full-width) and white space separate items; no repeats. */
     function splitList(text) {
         var seen = {};
@@ -279,6 +412,13 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
         pickLabel: pickLabel,
         catalogueLoader: catalogueLoader,
         splitList: splitList,
-        clip: clip
+        clip: clip,
+        translate: translate,
+        textOf: textOf,
+        hasText: hasText,
+        escapeHtml: escapeHtml,
+        notifyText: notifyText,
+        failureText: failureText,
+        runTest: runTest
     };
 })();

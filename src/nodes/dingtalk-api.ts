@@ -7,6 +7,7 @@ import { approvalDetails } from '../core/openapi/approvals';
 import type { ApiFamily } from '../core/openapi/client';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { apiError } from './openapi-errors';
+import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 
 interface ApiDef extends NodeDef {
@@ -29,29 +30,30 @@ export default function register(RED: NodeAPI): void {
     const node = this;
     const t = (key: string, params: Record<string, string> = {}) => RED._(`dingtalk-api.${key}`, params);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
+    const painter = statusPainter(RED, node);
     const fail = (err: unknown, done: Done) => {
       const error = apiError(err, (code, message) => t('errors.api', { code, message }));
-      node.status({ fill: 'red', shape: 'ring', text: t('status.error', { code: String((error as { code?: string }).code ?? '') }) });
+      painter.show('red', 'ring', tx('dingtalk-api.status.error', { code: String((error as { code?: string }).code ?? '') }));
       done(error);
     };
-    if (!app?.api()) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-api.status.no-app' });
+    if (!app?.api()) painter.show('red', 'ring', tx('dingtalk-api.status.no-app'));
 
     node.on('input', (msg: Msg, send: Send, done: Done) => {
       const client = app?.api();
       if (!client) return void done(new Error(t('errors.no-app')));
-      node.status({ fill: 'blue', shape: 'dot', text: 'dingtalk-api.status.calling' });
+      painter.show('blue', 'dot', tx('dingtalk-api.status.calling'));
 
       if (def.preset === 'enrich-approval') {
         const payload = msg.payload as { processInstanceId?: unknown } | undefined;
         const id = typeof payload?.processInstanceId === 'string' ? payload.processInstanceId : undefined;
         if (!id) {
-          node.status({});
+          painter.clear();
           return void done(new Error(t('errors.no-instance')));
         }
         approvalDetails(client, id).then((details) => {
           msg.approval = details.instance;
           msg.formValues = details.formValues;
-          node.status({ fill: 'green', shape: 'dot', text: 'dingtalk-api.status.ok' });
+          painter.show('green', 'dot', tx('dingtalk-api.status.ok'));
           send(msg);
           done();
         }, (err) => fail(err, done));
@@ -62,14 +64,14 @@ export default function register(RED: NodeAPI): void {
       const method = String(msg.method ?? def.method ?? 'GET').toUpperCase();
       const path = typeof msg.path === 'string' && msg.path ? msg.path : def.path;
       if (!path) {
-        node.status({});
+        painter.clear();
         return void done(new Error(t('errors.no-path')));
       }
       const query = msg.query && typeof msg.query === 'object' ? (msg.query as Record<string, unknown>) : undefined;
       const withBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
       client.call({ family, method: METHODS.has(method) ? method : 'GET', path, query, body: withBody ? (msg.payload ?? {}) : undefined }).then((result) => {
         msg.payload = result;
-        node.status({ fill: 'green', shape: 'dot', text: 'dingtalk-api.status.ok' });
+        painter.show('green', 'dot', tx('dingtalk-api.status.ok'));
         send(msg);
         done();
       }, (err) => fail(err, done));

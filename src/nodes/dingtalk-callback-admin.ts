@@ -7,6 +7,7 @@ import { CALLBACK_ACTIONS, type CallbackAction, deleteCallback, getCallback, rea
 import { CATALOGUE } from '../core/event-catalogue';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { apiError } from './openapi-errors';
+import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 
 interface AdminDef extends NodeDef {
@@ -44,7 +45,7 @@ export default function register(RED: NodeAPI): void {
       if (!token || !aesKey) return void res.status(400).json({ error: 'no-app', message: RED._('dingtalk-callback-admin.errors.no-app') });
       const tags = stringList(body.tags) ?? [];
       work = registerCallback(client, { url: body.url, tags: tags.length ? tags : DEFAULT_TAGS, token, aesKey }, action === 'update');
-    } else return void res.status(400).json({ error: 'action', message: RED._('dingtalk-callback-admin.errors.action', { action }) });
+    } else return void res.status(400).json({ error: 'action', params: { action }, message: RED._('dingtalk-callback-admin.errors.action', { action }) });
     work.then(
       (result) => res.json(result),
       (err: { code?: string; message?: string }) => res.status(502).json({ error: err.code ?? 'error', message: err.message ?? String(err) }),
@@ -57,6 +58,7 @@ export default function register(RED: NodeAPI): void {
     const t = (key: string, params: Record<string, string> = {}) => RED._(`dingtalk-callback-admin.${key}`, params);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
 
+    const painter = statusPainter(RED, node);
     node.on('input', (msg: Msg, send: Send, done: Done) => {
       const action = String(msg.action ?? def.action ?? 'get') as CallbackAction;
       if (!CALLBACK_ACTIONS.includes(action)) return void done(new Error(t('errors.action', { action })));
@@ -85,12 +87,12 @@ export default function register(RED: NodeAPI): void {
       }
       work.then((result) => {
         msg.payload = result;
-        node.status({ fill: 'green', shape: 'dot', text: t('status.ok', { action }) });
+        painter.show('green', 'dot', tx('dingtalk-callback-admin.status.ok', { action: tx(`dingtalk-callback-admin.action.${action}`) }));
         send(msg);
         done();
       }, (err: unknown) => {
         const error = apiError(err, (code, message) => t('errors.api', { code, message }));
-        node.status({ fill: 'red', shape: 'ring', text: t('status.error', { code: String((error as { code?: string }).code ?? '') }) });
+        painter.show('red', 'ring', tx('dingtalk-callback-admin.status.error', { code: String((error as { code?: string }).code ?? '') }));
         done(error);
       });
     });

@@ -18,6 +18,8 @@ import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/store-contract';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
+import { sendTestDelivery, type TestDeliveryResult } from './dispatch-test';
+import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
 import { DeliveryTally } from '../core/counters/tallies';
@@ -50,6 +52,7 @@ interface DispatchCredentials {
 export interface DispatchNode extends Node<DispatchCredentials> {
   deliveries(state: DeliveryState, limit: number, offset: number): Promise<Delivery[]>;
   replay(id?: number): Promise<number>;
+  testDelivery(): Promise<TestDeliveryResult>;
 }
 
 type Send = (msg: Array<NodeMessage | null>) => void;
@@ -93,29 +96,46 @@ const unrecordedByNode = new Map<string, Map<number, UnrecordedDelivery>>();
 export default function register(RED: NodeAPI): void {
   hubMetrics(RED); // the metrics route, once per runtime
   const lookup = (id: string) => RED.nodes.getNode(id) as DispatchNode | null;
+  // The store's words (runtime's language) go to the node's log; the editor gets a code it translates.
+  const storeFailed = (node: DispatchNode, res: { status(code: number): { json(body: unknown): void } }, err: Error) => {
+    node.warn(RED._('dingtalk-dispatch.errors.store-failing', { message: String(err?.message ?? err) }));
+    res.status(500).json({ error: 'store' });
+  };
 
   RED.httpAdmin.get('/dingtalk-dispatch/:id/deliveries', RED.auth.needsPermission('dingtalk-dispatch.read'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
     const state = String(req.query.state ?? 'dead') as DeliveryState;
-    if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state must be queued, delivered or dead' });
+    if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state', params: { state } });
     const limit = number(req.query.limit, 50, 1, 500);
     const offset = number(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
     node.deliveries(state, limit, offset).then(
       (rows) => res.json(rows.map(({ body: _body, ...rest }) => rest)),
-      (err: Error) => res.status(500).json({ error: err.message }),
+      (err: Error) => storeFailed(node, res, err),
     );
   });
 
   RED.httpAdmin.post('/dingtalk-dispatch/:id/replay', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
     const raw = (req.body as { id?: unknown } | undefined)?.id;
     const id = raw === undefined || raw === null || raw === '' ? undefined : Number(raw);
-    if (id !== undefined && !Number.isSafeInteger(id)) return void res.status(400).json({ error: 'id must be a delivery id' });
+    if (id !== undefined && !Number.isSafeInteger(id)) return void res.status(400).json({ error: 'id', params: { id: String(raw) } });
     node.replay(id).then(
       (replayed) => res.json({ replayed }),
-      (err: Error) => res.status(500).json({ error: err.message }),
+      (err: Error) => storeFailed(node, res, err),
+    );
+  });
+
+  RED.httpAdmin.post('/dingtalk-dispatch/:id/test', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
+    const node = lookup(req.params.id);
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
+    node.testDelivery().then(
+      (result) => (result.ok ? res.json(result) : res.status(502).json({ error: result.error, params: result.params ?? {} })),
+      (err: Error) => {
+        node.warn(String(err?.message ?? err));
+        res.status(500).json({ error: 'internal' });
+      },
     );
   });
 
@@ -123,6 +143,7 @@ export default function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-dispatch.${key}`, params);
+    const painter = statusPainter(RED, node);
     const creds = node.credentials ?? {};
     const format: Format = def.format === 'dingtalk' ? 'dingtalk' : 'json';
     const accepts = typeFilter(def.eventTypes ?? '');
@@ -272,12 +293,12 @@ export default function register(RED: NodeAPI): void {
     const status = new RateLimitedCall(() => {
       if (closed) return;
       if (!store || problems.length > 0) {
-        node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-dispatch.status.not-configured' });
+        painter.show('red', 'ring', tx('dingtalk-dispatch.status.not-configured'));
         return;
       }
       // The server is down or refusing (the worker pauses): no counts to ask for.
       const outage = storeOutage(lease);
-      if (outage) return void node.status({ fill: 'red', shape: 'ring', text: `dingtalk-dispatch.status.${outage}` });
+      if (outage) return void painter.show('red', 'ring', tx(`dingtalk-dispatch.status.${outage}`));
       const asked = ++statusAsked;
       store.counts(node.id).then(
         (counts) => {
@@ -289,19 +310,19 @@ export default function register(RED: NodeAPI): void {
         (err: unknown) => {
           if (closed || asked !== statusAsked) return;
           storeSpell.failed(err, 'status', 'read'); // skipped this time, asked again after the interval
-          node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+          painter.show('yellow', 'ring', tx('dingtalk-dispatch.status.store-failing'));
           status.request();
         },
       );
     }, STATUS_INTERVAL_MS);
     const paintCounts = (counts: Record<DeliveryState, number>) => {
       if (storeSpell.failing) {
-        node.status({ fill: 'yellow', shape: 'ring', text: 'dingtalk-dispatch.status.store-failing' });
+        painter.show('yellow', 'ring', tx('dingtalk-dispatch.status.store-failing'));
       } else if (worker?.failingSince !== undefined) {
         const since = new Date(worker.failingSince).toTimeString().slice(0, 5);
-        node.status({ fill: 'red', shape: 'dot', text: t('status.failing', { since, queued: counts.queued, dead: counts.dead }) });
+        painter.show('red', 'dot', tx('dingtalk-dispatch.status.failing', { since, queued: counts.queued, dead: counts.dead }));
       } else {
-        node.status({ fill: counts.dead > 0 ? 'yellow' : 'green', shape: 'dot', text: t('status.counts', { queued: counts.queued, delivered: counts.delivered, dead: counts.dead }) });
+        painter.show(counts.dead > 0 ? 'yellow' : 'green', 'dot', tx('dingtalk-dispatch.status.counts', { queued: counts.queued, delivered: counts.delivered, dead: counts.dead }));
       }
     };
     status.runNow();
@@ -311,6 +332,11 @@ export default function register(RED: NodeAPI): void {
     // the store's housekeeper forgets them after that (store-housekeeping.ts).
 
     node.deliveries = async (state, limit, offset) => (store ? store.list(node.id, state, limit, offset) : []);
+    node.testDelivery = async () => {
+      if (!url || problems.length > 0) return { ok: false, error: 'not-configured' };
+      const formatOptions = { format, url: url.href, headers, subscriber: node.id, secret: creds.secret, cipher };
+      return sendTestDelivery({ format: formatOptions, method, timeoutMs, agents, accepts });
+    };
     node.replay = async (id) => {
       if (!store) return 0;
       const n = await store.replay(node.id, id);

@@ -22,6 +22,8 @@ import { StoreSpell } from '../core/store/store-spell';
 import type { DingTalkAppNode } from './dingtalk-app';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
+import { statusPainter, text as tx } from './editor-text';
+import { appText } from './app-texts';
 import { registerType } from './register-type';
 import { afterNextStart } from './runtime-events';
 import { openStore, storeFailureAdvice } from './store-location';
@@ -121,10 +123,11 @@ export default function register(RED: NodeAPI): void {
       },
     };
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-event-in.${key}`, params);
+    const painter = statusPainter(RED, node);
 
     if (settings.httpNodeRoot === false || !RED.httpNode) {
       node.warn(t('errors.no-http'));
-      node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-event-in.status.no-http' });
+      painter.show('red', 'ring', tx('dingtalk-event-in.status.no-http'));
       return;
     }
 
@@ -216,13 +219,13 @@ export default function register(RED: NodeAPI): void {
     const status = new RateLimitedCall(() => {
       const blocking = problem();
       if (blocking) {
-        node.status({ fill: 'red', shape: 'ring', text: blocking.text });
+        painter.show('red', 'ring', tx(blocking.text));
         return;
       }
       const fill = counts.rejected > 0 && counts.received === 0 ? 'yellow' : 'green';
-      const text = t(counts.poison > 0 ? 'status.counts-poison' : 'status.counts', { path, ...counts });
-      if (behindAdminParser) node.status({ fill: 'yellow', shape: 'ring', text: t('status.shared-root', { text }) });
-      else node.status({ fill, shape: 'dot', text });
+      const text = tx(counts.poison > 0 ? 'dingtalk-event-in.status.counts-poison' : 'dingtalk-event-in.status.counts', { path, ...counts });
+      if (behindAdminParser) painter.show('yellow', 'ring', tx('dingtalk-event-in.status.shared-root', { text }));
+      else painter.show(fill, 'dot', text);
     }, STATUS_INTERVAL_MS);
     const showProblem = () => {
       const warning = problem()?.warning;
@@ -316,14 +319,14 @@ export default function register(RED: NodeAPI): void {
       showProblem();
     };
     const showConflict = (holder: string) => {
-      node.status({ fill: 'red', shape: 'ring', text: t('status.duplicate-path', { path, holder }) });
+      painter.show('red', 'ring', tx('dingtalk-event-in.status.duplicate-path', { path, holder }));
     };
     (node as Node & { testTarget?: TestTarget }).testTarget = {
       listeningPath: () => (listening ? path : undefined),
       secrets: () => {
-        if (!app) return { ok: false, reason: t('errors.no-app') };
+        if (!app) return { ok: false, reason: tx('dingtalk-event-in.errors.no-app') };
         const crypto = app.callbackCrypto();
-        if (!crypto.ok) return { ok: false, reason: app.explain(crypto.problem) };
+        if (!crypto.ok) return { ok: false, reason: tx(appText(crypto.problem.key), crypto.problem.params) };
         const { token = '', aesKey = '' } = app.callbackSecrets();
         return { ok: true, token, aesKey, receiveId: crypto.value.acceptedIds[0] };
       },

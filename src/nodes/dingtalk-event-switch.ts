@@ -7,6 +7,7 @@ import { catalogueForEditor } from '../core/events';
 import { escapeForLog } from '../core/log-escape';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import { type CompiledRule, compileRule, eventViewOf, route } from '../core/switch-rules';
+import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 
 interface SwitchDef extends NodeDef {
@@ -56,8 +57,9 @@ export default function register(RED: NodeAPI): void {
     });
 
     const counts = new Array<number>(outputCount).fill(0);
+    const painter = statusPainter(RED, node);
     const status = new RateLimitedCall(() => {
-      node.status({ fill: 'green', shape: 'dot', text: t('status.counts', { counts: counts.join(' · ') }) });
+      painter.show('green', 'dot', tx('dingtalk-event-switch.status.counts', { counts: counts.join(' · ') }));
     }, STATUS_INTERVAL_MS);
 
     const reported = new Set<string>();

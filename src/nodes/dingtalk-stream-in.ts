@@ -7,8 +7,10 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { escapeForLog } from '../core/log-escape';
 import { poisonLogParams, poisonMessage } from '../core/poison';
 import type { StreamState } from '../core/stream/client';
-import type { StreamListener } from '../core/stream/hub';
+import type { FrameVerdict, StreamListener } from '../core/stream/hub';
+import { sampleStreamFrame, sampleStreamTypes } from '../core/stream/sample-frame';
 import type { DingTalkAppNode } from './dingtalk-app';
+import { statusPainter, text as tx, type Text } from './editor-text';
 import { registerType } from './register-type';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSettingError } from '../core/store/store-settings';
@@ -19,17 +21,45 @@ interface StreamInDef extends NodeDef {
   app?: string;
 }
 
+interface StreamInNode extends Node {
+  /** The editor's "send test event": a sample frame through the app's hub, as if DingTalk had sent it. */
+  testEvent?(type: string): Promise<FrameVerdict>;
+}
+
+export const DEFAULT_TEST_TYPE = 'bpms_instance_change';
+
 const hhmm = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
+/** Why the connection is retried, in the editor's language: the client's reason code and its facts. */
+const reconnectReason = (s: Extract<StreamState, { state: 'reconnecting' }>): string | Text =>
+  s.reason ? tx(`dingtalk-stream-in.reconnect.${s.reason.code}`, s.reason.params) : (s.error ?? '');
+
 export default function register(RED: NodeAPI): void {
-  function DingTalkStreamIn(this: Node, def: StreamInDef): void {
+  const streamTypes = new Set(sampleStreamTypes());
+
+  // Answers {error, params} that the editor renders as dingtalk-stream-in.test.errors.<error>.
+  RED.httpAdmin.post('/dingtalk-stream-in/:id/test', RED.auth.needsPermission('dingtalk-stream-in.write'), (req, res) => {
+    const node = RED.nodes.getNode(req.params.id) as StreamInNode | null;
+    if (!node || node.type !== 'dingtalk-stream-in') return void res.status(404).json({ error: 'not-deployed' });
+    if (!node.testEvent) return void res.status(409).json({ error: 'no-app' });
+    const type = typeof req.body?.type === 'string' && req.body.type !== '' ? req.body.type : DEFAULT_TEST_TYPE;
+    if (!streamTypes.has(type)) return void res.status(400).json({ error: 'unknown-type', params: { type } });
+    node.testEvent(type).then(
+      (verdict) => res.json({ eventType: type, verdict }),
+      // The store's own words are in the node's log (it reports a failing store once per spell).
+      () => res.status(503).json({ error: 'store' }),
+    );
+  });
+
+  function DingTalkStreamIn(this: StreamInNode, def: StreamInDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-stream-in.${key}`, params);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
     const hub = app?.streamHub();
+    const painter = statusPainter(RED, node);
     if (!hub) {
-      node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-stream-in.status.no-app' });
+      painter.show('red', 'ring', tx('dingtalk-stream-in.status.no-app'));
       node.warn(t('errors.no-app'));
       return;
     }
@@ -55,12 +85,12 @@ export default function register(RED: NodeAPI): void {
     const showStatus = () => {
       const s = connection;
       const outage = storeOutage(lease);
-      if (outage) node.status({ fill: 'red', shape: 'ring', text: `dingtalk-stream-in.status.${outage}` });
-      else if (storeFailing) node.status({ fill: 'red', shape: 'ring', text: 'dingtalk-stream-in.status.store-error' });
-      else if (s.state === 'connected') node.status({ fill: 'green', shape: 'dot', text: t('status.connected', { since: hhmm(s.since) }) });
+      if (outage) painter.show('red', 'ring', tx(`dingtalk-stream-in.status.${outage}`));
+      else if (storeFailing) painter.show('red', 'ring', tx('dingtalk-stream-in.status.store-error'));
+      else if (s.state === 'connected') painter.show('green', 'dot', tx('dingtalk-stream-in.status.connected', { since: hhmm(s.since) }));
       else if (s.state === 'reconnecting') {
-        node.status({ fill: 'yellow', shape: 'ring', text: t('status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: s.error ?? '' }) });
-      } else if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'dot', text: 'dingtalk-stream-in.status.connecting' });
+        painter.show('yellow', 'ring', tx('dingtalk-stream-in.status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: reconnectReason(s) }));
+      } else if (s.state === 'connecting') painter.show('yellow', 'dot', tx('dingtalk-stream-in.status.connecting'));
     };
     const listener: StreamListener = {
       onEvent: (message) => node.send(message as unknown as NodeMessage),
@@ -83,6 +113,7 @@ export default function register(RED: NodeAPI): void {
       },
     };
     hub.add(listener);
+    node.testEvent = (type) => hub.test(sampleStreamFrame(type, { corpId: app?.corpId || undefined }));
     node.on('close', (_removed: boolean, done: () => void) => {
       lease?.release();
       void hub.remove(listener).finally(() => done());

@@ -11,6 +11,7 @@ import type { NodeAPI } from 'node-red';
 import { catalogueForEditor } from '../core/events';
 import { sampleEvent, sampleEventTypes } from '../core/sample-events';
 import { sendPush } from '../core/sim/push-client';
+import type { Text, TextParams } from './editor-text';
 
 export const TEST_HEADER = 'x-dingtalk-hub-test';
 export const DEFAULT_TEST_TYPE = 'bpms_instance_change';
@@ -19,8 +20,8 @@ export const DEFAULT_TEST_TYPE = 'bpms_instance_change';
 export interface TestTarget {
   /** The path on httpNodeRoot; undefined while the node is not listening (path taken, HTTP disabled). */
   listeningPath(): string | undefined;
-  /** The app's callback secrets and receive id, or why they cannot be used (in the runtime's language). */
-  secrets(): { ok: true; token: string; aesKey: string; receiveId: string } | { ok: false; reason: string };
+  /** The app's callback secrets and receive id, or why they cannot be used (a Text the editor translates). */
+  secrets(): { ok: true; token: string; aesKey: string; receiveId: string } | { ok: false; reason: Text };
   corpId: string;
   key: string;
 }
@@ -32,7 +33,8 @@ export function isTestPush(headers: Record<string, string | string[] | undefined
   return headers[TEST_HEADER] === key;
 }
 
-type AdminError = { status: number; error: string; params?: Record<string, string | number> };
+/** A failure the editor renders as dingtalk-event-in.test.errors.<error> with params, in its own language. */
+type AdminError = { status: number; error: string; params?: TextParams };
 
 /** The node's URL on the server socket the editor's request came in on (same server, same scheme). */
 function selfUrl(socket: Socket & { encrypted?: boolean }, httpNodeRoot: string, path: string): string {
@@ -78,14 +80,15 @@ export function registerTestRoutes(RED: NodeAPI): void {
       rejectUnauthorized: false,
     }).then(
       (result) => {
-        if (result.status !== 200) {
-          const { error = '-', message = result.body.slice(0, 200) } = result.error ?? {};
-          return fail({ status: 502, error: 'rejected', params: { status: result.status, code: error, message } });
+        // The receiver's own words about a rejection are in its log (runtime's language), not in the answer.
+        if (result.status !== 200) return fail({ status: 502, error: 'rejected', params: { status: result.status, code: result.error?.error ?? '-' } });
+        if (!result.verified) {
+          node?.warn(RED._('dingtalk-event-in.test.log-unverified', { message: result.problem ?? '' }));
+          return fail({ status: 502, error: 'unverified' });
         }
-        if (!result.verified) return fail({ status: 502, error: 'unverified', params: { message: result.problem ?? '' } });
         res.json({ eventType: type, ms: result.ms });
       },
-      (err: Error & { code?: string }) => fail({ status: 502, error: 'unreachable', params: { url, message: err.code ?? err.message } }),
+      (err: Error & { code?: string }) => fail({ status: 502, error: 'unreachable', params: { url, message: err.code ?? err.name } }),
     );
   });
 }

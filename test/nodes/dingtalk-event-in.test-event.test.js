@@ -75,7 +75,7 @@ describe('dingtalk-event-in "Send test event"', function () {
     const bare = await admin('/dingtalk-event-in/in2/test');
     bare.status.should.equal(409);
     bare.json.error.should.equal('app-invalid');
-    bare.json.params.reason.should.match(/token/);
+    bare.json.params.reason.key.should.match(/dingtalk-app:dingtalk-app\.errors\.no-token$/);
     should.not.exist(JSON.stringify(bare.json).match(/tOkEn4Tests2026/));
   });
 

@@ -25,7 +25,7 @@ export type AckStatus = 'SUCCESS' | 'LATER';
 export type StreamState =
   | { state: 'connecting' }
   | { state: 'connected'; since: number }
-  | { state: 'reconnecting'; inMs: number; error?: string }
+  | { state: 'reconnecting'; inMs: number; error?: string; reason?: ReconnectReason }
   | { state: 'stopped' };
 
 export interface StreamClientOptions {
@@ -58,6 +58,31 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
 
 const seconds = (ms: number) => `${ms / 1000} s`;
+
+/**
+ * Why the connection is retried, as a code and its facts (host, status, DingTalk's error code) rather than
+ * a sentence, so a node can say it in the user's language; `error` keeps the sentence for logs.
+ */
+export interface ReconnectReason {
+  code: 'closed' | 'timeout' | 'unreachable' | 'refused' | 'ws-refused' | 'error';
+  params?: Record<string, string | number>;
+}
+
+class StreamError extends Error {
+  constructor(
+    message: string,
+    readonly reason: ReconnectReason,
+  ) {
+    super(message);
+  }
+}
+
+/** The reason of a failed attempt: ours, or a socket error's code (ECONNREFUSED…). */
+function reasonOf(err: unknown): ReconnectReason {
+  if (err instanceof StreamError) return err.reason;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return { code: 'error', params: { detail: typeof code === 'string' ? code : '' } };
+}
 
 export class StreamClient {
   private readonly clock: Clock;
@@ -116,7 +141,7 @@ export class StreamClient {
     const attempt = new AbortController();
     this.attempt = attempt;
     const deadlineMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-    const deadline = setTimeout(() => attempt.abort(new Error(`not connected within ${seconds(deadlineMs)}`)), deadlineMs);
+    const deadline = setTimeout(() => attempt.abort(new StreamError(`not connected within ${seconds(deadlineMs)}`, { code: 'timeout', params: { seconds: deadlineMs / 1000 } })), deadlineMs);
     try {
       const { endpoint, ticket } = await this.openTicket(attempt.signal);
       if (this.stopped) return;
@@ -127,7 +152,7 @@ export class StreamClient {
       }
       this.adopt(socket);
     } catch (err) {
-      this.scheduleReconnect((err as Error).message);
+      this.scheduleReconnect((err as Error).message, reasonOf(err));
     } finally {
       clearTimeout(deadline);
       if (this.attempt === attempt) this.attempt = undefined;
@@ -160,7 +185,7 @@ export class StreamClient {
         // With this listener ws leaves the refused handshake to us: let go of its connection.
         res.resume();
         req.destroy();
-        settle(new Error(`WebSocket refused: HTTP ${res.statusCode}`));
+        settle(new StreamError(`WebSocket refused: HTTP ${res.statusCode}`, { code: 'ws-refused', params: { status: res.statusCode ?? 0 } }));
       });
     });
   }
@@ -174,7 +199,7 @@ export class StreamClient {
     const onAbort = () => request.abort(signal.reason);
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => request.abort(new Error(`no ticket from ${host} within ${seconds(timeoutMs)}`)), timeoutMs);
+    const timer = setTimeout(() => request.abort(new StreamError(`no ticket from ${host} within ${seconds(timeoutMs)}`, { code: 'timeout', params: { seconds: timeoutMs / 1000 } })), timeoutMs);
     let res: Response;
     let body: Record<string, unknown>;
     try {
@@ -192,7 +217,8 @@ export class StreamClient {
       body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     } catch (err) {
       if (request.signal.aborted) throw request.signal.reason as Error;
-      throw new Error(`could not reach ${host}: ${(err as Error).message}`);
+      const detail = ((err as Error & { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? '';
+      throw new StreamError(`could not reach ${host}: ${(err as Error).message}`, { code: 'unreachable', params: { host, detail } });
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -202,7 +228,7 @@ export class StreamClient {
     if (!res.ok || typeof body.endpoint !== 'string' || typeof body.ticket !== 'string') {
       const code = typeof body.code === 'string' ? body.code : `HTTP ${res.status}`;
       const message = typeof body.message === 'string' ? body.message : 'no endpoint in the answer';
-      throw new Error(`${code}: ${message}`);
+      throw new StreamError(`${code}: ${message}`, { code: 'refused', params: { code } });
     }
     return { endpoint: body.endpoint, ticket: body.ticket };
   }
@@ -227,15 +253,15 @@ export class StreamClient {
     if (this.stopped) return;
     const lasted = this.clock.now() - this.connectedAt;
     if (lasted >= (this.options.stableMs ?? 60_000)) this.failures = 0;
-    this.scheduleReconnect('connection closed');
+    this.scheduleReconnect('connection closed', { code: 'closed' });
   }
 
-  private scheduleReconnect(error: string): void {
+  private scheduleReconnect(error: string, reason: ReconnectReason): void {
     if (this.stopped || this.reconnectTimer !== undefined) return;
     const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.failures);
     const inMs = Math.round(delay * (0.8 + 0.4 * this.random())); // ±20 % jitter
     this.failures += 1;
-    this.options.onState?.({ state: 'reconnecting', inMs, error });
+    this.options.onState?.({ state: 'reconnecting', inMs, error, reason });
     this.reconnectTimer = this.clock.setTimer(() => {
       this.reconnectTimer = undefined;
       void this.connect();

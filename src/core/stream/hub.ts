@@ -6,7 +6,7 @@
  * and a store failure is answered LATER so DingTalk sends it again.
  * A frame whose data nests too deep (poison.ts) is acknowledged SUCCESS, never stored, and reported.
  */
-import { contentId, contentKeyOf, describeEvent, isStreamFrame, streamData } from '../events';
+import { contentId, contentKeyOf, describeEvent, type EventSource, isStreamFrame, streamData } from '../events';
 import { deeperThan, MAX_PAYLOAD_DEPTH, type PoisonEvent, poisonEvent } from '../poison';
 import type { EventIntake, ReceivedEvent } from '../receiver';
 import { type StreamClientOptions, type StreamFrame, type StreamState, StreamClient } from './client';
@@ -20,6 +20,9 @@ export interface StreamListener {
   /** After each event's trip to the store: the error when it could not be stored, else undefined. */
   onStore?(error: unknown): void;
 }
+
+/** What became of a frame: stored and emitted, a duplicate, unreadable, or unprocessable (poison). */
+export type FrameVerdict = 'new' | 'duplicate' | 'bad' | 'poison';
 
 export class StreamHub {
   private readonly listeners = new Set<StreamListener>();
@@ -81,12 +84,24 @@ export class StreamHub {
     for (const l of this.listeners) l.onState(state);
   }
 
+  /**
+   * The editor's "send test event": a frame built by the runtime goes through the same intake as one from
+   * DingTalk (stored, de-duplicated, emitted), with source "test". Rejects when the store cannot take it.
+   */
+  async test(frame: StreamFrame): Promise<FrameVerdict> {
+    return (await this.take(frame, 'test')).verdict;
+  }
+
   private async onEvent(frame: StreamFrame): Promise<'SUCCESS' | 'LATER'> {
+    return (await this.take(frame, 'stream')).ack;
+  }
+
+  private async take(frame: StreamFrame, source: EventSource): Promise<{ ack: 'SUCCESS' | 'LATER'; verdict: FrameVerdict }> {
     const data = isStreamFrame(frame) ? streamData(frame) : undefined;
     if (!data) {
       // Unreadable: sending it again would not help. Acknowledge, and say so.
       for (const l of this.listeners) l.onBadFrame?.(frame.headers?.messageId ?? '');
-      return 'SUCCESS';
+      return { ack: 'SUCCESS', verdict: 'bad' };
     }
     if (deeperThan(data, MAX_PAYLOAD_DEPTH)) {
       // Storing it would overflow the stack, and LATER would bring it back forever. The headers are
@@ -95,14 +110,14 @@ export class StreamHub {
       const text = typeof frame.data === 'string' ? frame.data : ''; // DingTalk always sends a string
       const id = typeof headers.eventId === 'string' && headers.eventId.length > 0 ? headers.eventId : contentId(text);
       const eventType = headers.eventType.trim();
-      const poison = poisonEvent('too-deep', text, { source: 'stream', receivedAt: Date.now(), id, eventType });
+      const poison = poisonEvent('too-deep', text, { source, receivedAt: Date.now(), id, eventType });
       // No node to report it to only while the last one closes the connection: the next one gets it.
-      if (this.listeners.size === 0) return 'LATER';
+      if (this.listeners.size === 0) return { ack: 'LATER', verdict: 'poison' };
       for (const l of this.listeners) l.onPoison?.(poison);
       this.tally('poison');
-      return 'SUCCESS';
+      return { ack: 'SUCCESS', verdict: 'poison' };
     }
-    const dingtalk = describeEvent(frame, 'stream');
+    const dingtalk = describeEvent(frame, source);
     const message: ReceivedEvent = { topic: dingtalk.eventType, payload: data, dingtalk };
     const consoleShape = { EventType: dingtalk.eventType, EventTime: dingtalk.eventTime, CorpId: dingtalk.corpId, ...data };
     let verdict: 'new' | 'duplicate';
@@ -115,6 +130,6 @@ export class StreamHub {
     for (const l of this.listeners) l.onStore?.(undefined);
     this.tally(verdict);
     if (verdict === 'new') this.emit(message);
-    return 'SUCCESS';
+    return { ack: 'SUCCESS', verdict };
   }
 }
