@@ -20,6 +20,7 @@ import type { HandoffReceiver } from '../core/handoff/tracker';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import type { DingTalkAppNode } from './dingtalk-app';
+import type { ReceiverStats } from './event-center-overview';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { registerType } from './register-type';
@@ -99,6 +100,14 @@ export default function register(RED: NodeAPI): void {
     const path = normalisePath(def.url || DEFAULT_PATH);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
     const counts = { received: 0, duplicates: 0, rejected: 0, poison: 0 };
+    // For the event center's overview (event-center-overview.ts): rejections by code, the last event.
+    const rejectedByCode: Record<string, number> = {};
+    let lastEventAt: number | undefined;
+    const countRejected = (code: string) => {
+      counts.rejected += 1;
+      rejectedByCode[code] = (rejectedByCode[code] ?? 0) + 1;
+    };
+    (node as Node & { stats?: () => ReceiverStats }).stats = () => ({ path, ...counts, rejectedByCode: { ...rejectedByCode }, lastEventAt });
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-event-in.${key}`, params);
 
     if (settings.httpNodeRoot === false || !RED.httpNode) {
@@ -211,7 +220,7 @@ export default function register(RED: NodeAPI): void {
     const respond = (res: ServerResponse, outcome: Outcome) => {
       switch (outcome.kind) {
         case 'rejected':
-          counts.rejected += 1;
+          countRejected(outcome.code);
           if (outcome.code === 'store-unavailable' && lease) storeSpell.failed(outcome.reason);
           // A body we stopped reading is still arriving: close the connection after the answer.
           sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large' || outcome.code === 'body-timeout');
@@ -229,6 +238,7 @@ export default function register(RED: NodeAPI): void {
         case 'event':
           storeSpell.worked();
           counts.received += 1;
+          lastEventAt = outcome.event.dingtalk.receivedAt;
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);
           handoff.emit(node.id, outcome.event);
@@ -291,7 +301,7 @@ export default function register(RED: NodeAPI): void {
       onMiddlewareError: (err, _req, res) => {
         // As core `http in` answers a failed httpNodeMiddleware: a status, a log line, no stack trace.
         const code = errorStatus(err);
-        counts.rejected += 1;
+        countRejected('middleware');
         sendJson(res, code, { error: 'middleware', message: STATUS_CODES[code] ?? 'error' });
         logLoudly(t('errors.middleware', { status: code, message: escapeForLog(err instanceof Error ? err.message : String(err)) }));
         status.request();
