@@ -13,6 +13,7 @@ const { generateSecret } = require('../../core/delivery/signing');
 const { APP, makePush } = require('../support/push');
 const { freshStore } = require('../support/runtime');
 const { withHooks } = require('../support/hooks');
+const { hasPermission } = require('@node-red/editor-api/lib/auth/permissions');
 
 helper.init(require.resolve('node-red'));
 
@@ -40,6 +41,14 @@ function endpoint() {
   }))));
 }
 
+/**
+ * The helper lets every request through RED.auth.needsPermission: this one judges the permission a route
+ * asks for by Node-RED's own rule, against the scope a request names in X-Scope (comma-separated; default: everything).
+ */
+const withPermissions = (module) => (RED) => module(Object.create(RED, {
+  auth: { value: { needsPermission: (permission) => (req, res, next) => (hasPermission((req.get('x-scope') ?? '*').split(/,\s*/), permission) ? next() : res.status(401).end()) } },
+}));
+
 const SECRETS = { hr: generateSecret(), oa: generateSecret(), authorization: 'Bearer erp-secret-token-4711' };
 
 describe('event center admin routes', function () {
@@ -62,7 +71,7 @@ describe('event center admin routes', function () {
       ...subscribers.map((id) => ({ id, z: 'tab', type: 'dingtalk-dispatch', name: `${id} system`, url: endpoints[id].url, retrySchedule: '0', wires: [[], []] })),
     ];
     let httpNode;
-    await helper.load([withHooks(appModule), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, dispatchModule, centerModule], flow, {
+    await helper.load([withHooks(appModule), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, withPermissions(dispatchModule), withPermissions(centerModule)], flow, {
       app: { token: APP.token, aesKey: APP.aesKey },
       hr: { secret: SECRETS.hr },
       oa: { secret: SECRETS.oa },
@@ -152,6 +161,16 @@ describe('event center admin routes', function () {
     JSON.parse((await helper.request().get('/dingtalk-dispatch/erp/dead-letters').expect(200)).text).should.eql([]);
     const detail = await helper.request().get('/dingtalk-event-center/events/ev-user').expect(200);
     detail.body.deliveries.find((d) => d.subscriber === 'erp').should.have.properties({ state: 'delivered', lastStatus: 200 });
+  });
+
+  it('lets a read-only user view and export, not replay', async function () {
+    for (const path of ['/dingtalk-event-center/overview', '/dingtalk-event-center/events', '/dingtalk-event-center/events/ev-user', '/dingtalk-dispatch/erp/dead-letters']) {
+      await helper.request().get(path).set('X-Scope', 'read').expect(200);
+      await helper.request().get(path).set('X-Scope', 'flows.read').expect(401);
+    }
+    await helper.request().post('/dingtalk-dispatch/erp/replay').set('X-Scope', 'read').send({}).expect(401);
+    (await helper.getNode('erp').stats()).counts.dead.should.equal(2);
+    await helper.request().post('/dingtalk-dispatch/erp/replay').set('X-Scope', 'read, dingtalk-dispatch.write').send({}).expect(200);
   });
 
   it('never answers with a secret', async function () {
