@@ -14,6 +14,7 @@ import { secretProblem, webhookId } from '../core/delivery/signing';
 import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/delivery/worker';
 import { typeFilter } from '../core/delivery/type-filter';
 import { escapeForLog } from '../core/log-escape';
+import { MinuteRate } from '../core/minute-rate';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/store-contract';
 import type { StoreLease } from '../core/store/shared-store';
@@ -49,11 +50,24 @@ interface DispatchCredentials {
   authorization?: string;
 }
 
+/** What the event center's overview shows of a dispatch node (no secret: the endpoint's host only). */
+export interface DispatchStats {
+  host: string;
+  counts: Record<DeliveryState, number>;
+  oldestQueuedAt?: number;
+  deliveredPerMinute: number;
+  failingSince?: number;
+}
+
 export interface DispatchNode extends Node<DispatchCredentials> {
   deliveries(state: DeliveryState, limit: number, offset: number): Promise<Delivery[]>;
   replay(id?: number): Promise<number>;
   testDelivery(): Promise<TestDeliveryResult>;
+  stats(): Promise<DispatchStats>;
 }
+
+/** Dead letters exported at most this many per page read from the store. */
+const EXPORT_PAGE = 500;
 
 type Send = (msg: Array<NodeMessage | null>) => void;
 type Done = (err?: Error) => void;
@@ -137,6 +151,31 @@ export default function register(RED: NodeAPI): void {
         res.status(500).json({ error: 'internal' });
       },
     );
+  });
+
+  // The event center's "export dead letters": every dead letter with its event, as a JSON file, read
+  // from the store a page at a time and written as it goes (a long list is never held whole).
+  RED.httpAdmin.get('/dingtalk-dispatch/:id/dead-letters', RED.auth.needsPermission('dingtalk-dispatch.read'), async (req, res) => {
+    const node = lookup(req.params.id);
+    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
+    try {
+      let page = await node.deliveries('dead', EXPORT_PAGE, 0);
+      res.status(200).type('application/json');
+      res.setHeader('Content-Disposition', `attachment; filename="dead-letters-${node.id.replace(/[^\w.-]/g, '_')}.json"`);
+      res.write('[');
+      let first = true;
+      for (let offset = 0; page.length > 0; page = page.length < EXPORT_PAGE ? [] : await node.deliveries('dead', EXPORT_PAGE, (offset += EXPORT_PAGE))) {
+        for (const { body, ...rest } of page) {
+          const event = JSON.parse(body) as { payload?: unknown; dingtalk?: unknown };
+          res.write(`${first ? '' : ','}\n${JSON.stringify({ ...rest, payload: event.payload ?? null, dingtalk: event.dingtalk ?? {} })}`);
+          first = false;
+        }
+      }
+      res.end(']\n');
+    } catch (err) {
+      if (res.headersSent) res.destroy(err as Error); // a cut-off file, not a valid one with letters missing
+      else res.status(500).json({ error: (err as Error).message });
+    }
   });
 
   function DingTalkDispatch(this: DispatchNode, def: DispatchDef): void {
@@ -241,6 +280,7 @@ export default function register(RED: NodeAPI): void {
       },
     });
 
+    const delivered = new MinuteRate();
     const worker = store && url && problems.length === 0
       ? new DeliveryWorker({
           subscriber: node.id,
@@ -260,6 +300,7 @@ export default function register(RED: NodeAPI): void {
           },
           onDelivered: (o) => {
             attempted('delivered', o);
+            delivered.record();
             send([report(o.delivery, o) as unknown as NodeMessage, null]);
           },
           onRetry: (o) => attempted('failed', o),
@@ -336,6 +377,10 @@ export default function register(RED: NodeAPI): void {
       if (!url || problems.length > 0) return { ok: false, error: 'not-configured' };
       const formatOptions = { format, url: url.href, headers, subscriber: node.id, secret: creds.secret, cipher };
       return sendTestDelivery({ format: formatOptions, method, timeoutMs, agents, accepts });
+    };
+    node.stats = async () => {
+      const [counts, oldestQueuedAt] = store ? await Promise.all([store.counts(node.id), store.oldestQueuedAt(node.id)]) : [{ queued: 0, delivered: 0, dead: 0 }, undefined];
+      return { host: url?.host ?? '', counts, oldestQueuedAt, deliveredPerMinute: delivered.perMinute(), failingSince: worker?.failingSince };
     };
     node.replay = async (id) => {
       if (!store) return 0;

@@ -54,11 +54,13 @@ describe('real Node-RED process with the packed module (e2e)', function () {
     for (const f of ['package.json', 'nodes/dingtalk-app.js', 'nodes/dingtalk-app.html', 'nodes/dingtalk-event-in.js',
       'nodes/dingtalk-event-in.html', 'nodes/icons/dingtalk.svg', 'nodes/locales/en-US/dingtalk-event-in.json',
       'nodes/locales/zh-CN/dingtalk-event-in.json', 'nodes/locales/zh-CN/dingtalk-event-in.html', 'core/cipher.js',
-      'examples/Receive DingTalk events.json', 'resources/dingtalk-editor.js', 'README.md', 'README.zh-CN.md', 'LICENSE']) {
+      'examples/Receive DingTalk events.json', 'resources/dingtalk-editor.js', 'README.md', 'README.zh-CN.md', 'LICENSE',
+      'nodes/dingtalk-event-center.js', 'nodes/dingtalk-event-center.html', 'nodes/locales/zh-CN/dingtalk-event-center.json']) {
       has(f).should.be.true(`${f} missing from the tarball`);
     }
-    // every icon an editor file names is shipped beside it
-    for (const html of fs.readdirSync(path.join(ROOT, 'nodes')).filter((f) => f.endsWith('.html'))) {
+    // every icon a node's editor file names is shipped beside it (the event center plugin has no node)
+    const nodeHtml = new Set(Object.values(require('../../package.json')['node-red'].nodes).map((f) => path.basename(f, '.js') + '.html'));
+    for (const html of fs.readdirSync(path.join(ROOT, 'nodes')).filter((f) => nodeHtml.has(f))) {
       const icon = /icon: '([^']+\.svg)'/.exec(fs.readFileSync(path.join(ROOT, 'nodes', html), 'utf8'));
       should.exist(icon, `${html} names no icon`);
       has(`nodes/icons/${icon[1]}`).should.be.true(`${icon[1]} (${html}) missing from the tarball`);
@@ -79,6 +81,12 @@ describe('real Node-RED process with the packed module (e2e)', function () {
         const ours = nodes.filter((n) => n.module === '@dingtalk-hub/node-red-dingtalk');
         ours.map((n) => n.types[0]).sort().should.eql(Object.keys(require('../../package.json')['node-red'].nodes).sort());
         ours.forEach((n) => { n.enabled.should.be.true(); should.not.exist(n.err); });
+        // The event center's editor plugin is loaded too.
+        const plugins = await (await fetch(`${red.adminBase}/plugins`, { headers: { accept: 'application/json' } })).json();
+        const center = plugins.find((p) => p.id === '@dingtalk-hub/node-red-dingtalk/dingtalk-event-center');
+        should.exist(center, 'the event center plugin is not loaded');
+        center.enabled.should.be.true();
+        should.not.exist(center.err);
         sink.received.length = 0;
         await red.deploy(hubFlow(sink.url));
         await waitFor('the receiver route', async () => (await fetch(`${red.nodeBase}/dingtalk/events`, { method: 'POST' })).status !== 404);

@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BusyGate, BUSY_TIMEOUT_MS } from './busy-gate';
+import { type EventQuery, type EventSearchResult, needles, normaliseQuery, matches, type StoredEvent } from './event-query';
 import { FileRecovery, type StoreEventListener } from './file-recovery';
 import { GroupCommit } from './group-commit';
 import { WalSync } from './wal-sync';
@@ -167,6 +168,9 @@ CREATE TABLE IF NOT EXISTS minute_counts (
 CREATE INDEX IF NOT EXISTS minute_counts_age ON minute_counts (minute);
 `;
 
+/** An inbox row as the event center reads it (event-query.ts StoredEvent). */
+const STORED_EVENT = 'event_id AS eventId, scope, receiver, received_at AS receivedAt, handed, message';
+
 /** The distinct values of an indexed column's prefix, one index seek each (a skip scan), not a full scan. */
 const distinct = (table: string, column: string) => `
 WITH RECURSIVE seen(v) AS (
@@ -222,6 +226,17 @@ function prepareStatements(db: Database.Database) {
     pendingCount: db.prepare('SELECT COUNT(*) FROM inbox WHERE receiver = ? AND handed = 0').pluck(),
     dropQueueSome: db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE subscriber = ? LIMIT ?)'),
     giveUpSome: db.prepare('UPDATE inbox SET handed = 1 WHERE seq IN (SELECT seq FROM inbox WHERE receiver = ? AND handed = 0 LIMIT ?)'),
+    // The event center (event-query.ts): by event id from its index; otherwise a window of the newest
+    // events of a time range (inbox_age), narrowed by texts the message must contain.
+    inboxById: db.prepare(`SELECT ${STORED_EVENT} FROM inbox WHERE event_id = ? ORDER BY received_at DESC, seq DESC`),
+    inboxWindow: db.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM inbox WHERE received_at >= ? AND received_at <= ? ORDER BY received_at DESC LIMIT ?)').pluck(),
+    inboxSearch: db.prepare(
+      `SELECT ${STORED_EVENT} FROM inbox WHERE seq IN (SELECT seq FROM inbox WHERE received_at >= ? AND received_at <= ? ORDER BY received_at DESC LIMIT ?)
+       AND instr(message, ?) > 0 AND instr(message, ?) > 0 AND instr(message, ?) > 0 ORDER BY received_at DESC, seq DESC LIMIT ?`,
+    ),
+    // One seek of (subscriber, event_id) per subscriber, not a scan of the outbox.
+    deliveriesOf: db.prepare(`SELECT * FROM outbox WHERE event_id = ? AND subscriber IN (${distinct('outbox', 'subscriber')}) ORDER BY subscriber`),
+    perMinute: db.prepare('SELECT CAST((received_at - ?) / 60000 AS INTEGER) AS minute, COUNT(*) AS n FROM inbox WHERE received_at >= ? AND received_at < ? GROUP BY minute'),
     orphanMarks: db.prepare('SELECT kind, id, since FROM orphans'),
     markOrphan: db.prepare('INSERT OR IGNORE INTO orphans (kind, id, since) VALUES (?, ?, ?)'),
     clearOrphan: db.prepare('DELETE FROM orphans WHERE kind = ? AND id = ?'),
@@ -588,6 +603,38 @@ export class EventStore {
   /** Forgets a subscriber's delivered rows last updated before `before`. */
   pruneDelivered(subscriber: string, before: number): number {
     return this.gate.write(() => this.statements.pruneDelivered.run(subscriber, before).changes);
+  }
+
+  // --- event center ------------------------------------------------------------------------------
+
+  /** Inbox events matching the query, newest first (see EventCenterStore.searchEvents). */
+  searchEvents(query: EventQuery): EventSearchResult {
+    const q = normaliseQuery(query);
+    type Row = Omit<StoredEvent, 'handed'> & { handed: number };
+    const toEvent = (r: Row): StoredEvent => ({ ...r, handed: r.handed === 1 });
+    if (q.eventId !== undefined) {
+      const rows = this.read(() => this.statements.inboxById.all(q.eventId) as Row[]).map(toEvent);
+      return { events: rows.filter((e) => matches(e, q)).slice(0, q.limit), scanned: rows.length, complete: true };
+    }
+    const from = q.from ?? 0;
+    const to = q.to ?? Number.MAX_SAFE_INTEGER;
+    const inWindow = this.read(() => this.statements.inboxWindow.get(from, to, q.scanLimit + 1) as number);
+    // Twice the limit: the texts are only a filter, matches() decides (a user id may sit in another field).
+    const rows = this.read(() => this.statements.inboxSearch.all(from, to, q.scanLimit, ...needles(q), q.limit * 2) as Row[]);
+    return { events: rows.map(toEvent).filter((e) => matches(e, q)).slice(0, q.limit), scanned: Math.min(inWindow, q.scanLimit), complete: inWindow <= q.scanLimit };
+  }
+
+  /** Every subscriber's delivery of an event. */
+  deliveriesOf(eventId: string): Delivery[] {
+    return this.read(() => this.statements.deliveriesOf.all(eventId) as DeliveryRow[]).map(toDelivery);
+  }
+
+  /** Events received in each minute from `from`, oldest first. */
+  eventsPerMinute(from: number, minutes: number): number[] {
+    const counts = new Array<number>(Math.max(0, minutes)).fill(0);
+    const rows = this.read(() => this.statements.perMinute.all(Math.floor(from), Math.floor(from), Math.floor(from) + minutes * 60_000) as { minute: number; n: number }[]);
+    for (const row of rows) if (row.minute >= 0 && row.minute < counts.length) counts[row.minute] = row.n;
+    return counts;
   }
 
   /** A read through the busy gate (refused at once while reads are known to be blocked). */

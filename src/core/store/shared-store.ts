@@ -148,3 +148,12 @@ export function acquireStore(setting: StoreSetting | string, options: LeaseOptio
     },
   };
 }
+
+/**
+ * A lease on the store `setting` names only if some user holds it open already (the event center reads
+ * what the deployed nodes use; it never creates a file or opens a connection of its own).
+ */
+export function leaseIfOpen(setting: StoreSetting | string): StoreLease | undefined {
+  const chosen: StoreSetting = typeof setting === 'string' ? { module: 'sqlite', config: { path: setting } } : setting;
+  return open.has(storeKey(chosen)) ? acquireStore(chosen) : undefined;
+}

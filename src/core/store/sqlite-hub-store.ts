@@ -7,7 +7,9 @@
  * A synchronous failure of the EventStore (busy, file lost, closed) becomes a rejected promise.
  */
 import type { EventStore } from './event-store';
-import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubStore, InboxRow, OrphanKind, OrphanMark } from './store-contract';
+import type {
+  Claim, ClaimOptions, Delivery, DeliveryState, EventQuery, EventSearchResult, FailedOutcome, HubStore, InboxRow, OrphanKind, OrphanMark,
+} from './store-contract';
 import { type CounterBatch, type CounterSnapshot, MAX_SERIES_MINUTES, MINUTE_MS, MINUTE_RETENTION_MS, type MinutePoint, minuteOf } from './counter-store';
 
 /** The one instance of a store that a single process owns. */
@@ -182,6 +184,24 @@ export class SqliteHubStore implements HubStore {
 
   replay(subscriber: string, id?: number): Promise<number> {
     return later(() => this.events.replay(subscriber, id));
+  }
+
+  // --- event center ------------------------------------------------------------------------------
+
+  searchEvents(query: EventQuery): Promise<EventSearchResult> {
+    return later(() => this.events.searchEvents(query));
+  }
+
+  deliveriesOf(eventId: string): Promise<Delivery[]> {
+    return later(() => this.events.deliveriesOf(eventId));
+  }
+
+  eventsPerMinute(from: number, minutes: number): Promise<number[]> {
+    return later(() => this.events.eventsPerMinute(from, minutes));
+  }
+
+  oldestQueuedAt(subscriber: string): Promise<number | undefined> {
+    return later(() => this.events.head(subscriber)?.createdAt);
   }
 
   // --- housekeeping ------------------------------------------------------------------------------

@@ -27,9 +27,11 @@
  */
 import type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark } from './event-store';
 import type { CounterStore } from './counter-store';
+import type { EventQuery, EventSearchResult, StoredEvent } from './event-query';
 
 export type { Delivery, DeliveryState, InboxRow, OrphanKind, OrphanMark };
 export type { CounterBatch, CounterSnapshot, CounterStore, MinutePoint } from './counter-store';
+export type { EventQuery, EventSearchResult, StoredEvent };
 
 /** A delivery taken by a worker: attempt it, then record the outcome with `token`. */
 export interface Claim {
@@ -146,7 +148,26 @@ export interface HousekeepingStore {
   clearOrphan(kind: OrphanKind, id: string): Promise<void>;
 }
 
-export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore, CounterStore {
+/**
+ * What the editor's event center reads: the inbox searched, an event's deliveries, events per minute.
+ * Every call is bounded on a big store (an index, or a window of at most query.scanLimit events).
+ */
+export interface EventCenterStore {
+  /**
+   * Inbox events (handed on or not, until pruned) matching every criterion of `query` (event-query.ts
+   * matches()), newest first, at most query.limit; only the newest query.scanLimit events of the time
+   * range are looked at, unless an event id is given (then its index answers).
+   */
+  searchEvents(query: EventQuery): Promise<EventSearchResult>;
+  /** Every subscriber's delivery of the event (any state), until pruned. */
+  deliveriesOf(eventId: string): Promise<Delivery[]>;
+  /** How many events were received in each of `minutes` minutes from `from` (ms), oldest minute first. */
+  eventsPerMinute(from: number, minutes: number): Promise<number[]>;
+  /** When the subscriber's oldest queued delivery (the head of its queue) was queued; undefined when none. */
+  oldestQueuedAt(subscriber: string): Promise<number | undefined>;
+}
+
+export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore, CounterStore, EventCenterStore {
   /**
    * Other processes use the same state (they queue work, claim it, and may die holding some): a worker
    * then looks at its queue now and then, not only when its own process queues something.

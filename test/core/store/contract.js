@@ -382,6 +382,128 @@ function runStoreContract(name, makeStore, options = {}) {
       });
     }
 
+    describe('event center', function () {
+      /** A received message as the receivers store it. */
+      const received = (eventId, eventType, payload, source = 'http') => ({
+        topic: eventType,
+        payload: { EventType: eventType, eventId, ...payload },
+        dingtalk: { eventId, eventType, receivedAt: Date.now(), source },
+      });
+      const eventIds = (result) => result.events.map((e) => e.eventId);
+
+      it('finds an event by id in every app that received it, with its message, receiver, time and hand-off', async function () {
+        const before = Date.now();
+        await store.accept('e1', 'in-a', received('e1', 'user_add_org', { userId: ['u1'] }), undefined, 'app-a');
+        await store.accept('e1', 'stream:app-b', received('e1', 'user_add_org', { userId: ['u1'] }, 'stream'), undefined, 'app-b');
+        await store.accept('e2', 'in-a', received('e2', 'user_add_org', {}), undefined, 'app-a');
+        await store.markHanded('in-a', ['e1']);
+        const found = await store.searchEvents({ eventId: 'e1' });
+        found.complete.should.be.true();
+        found.events.map((e) => [e.scope, e.receiver, e.handed]).sort().should.eql([['app-a', 'in-a', true], ['app-b', 'stream:app-b', false]]);
+        for (const e of found.events) {
+          e.eventId.should.equal('e1');
+          e.receivedAt.should.be.within(before - 1000, Date.now() + 1000);
+          JSON.parse(e.message).payload.userId.should.eql(['u1']);
+        }
+        JSON.parse(found.events.find((e) => e.scope === 'app-b').message).dingtalk.source.should.equal('stream');
+        (await store.searchEvents({ eventId: 'nope' })).events.should.eql([]);
+        (await store.searchEvents({ eventId: 'e1', type: 'user_leave_org' })).events.should.eql([]);
+      });
+
+      it('searches by approval instance, user (any field that names one) and type, newest first, limited', async function () {
+        // A millisecond apart, so that "newest first" has one answer.
+        const accept = async (...args) => {
+          await store.accept(...args);
+          await sleep(2);
+        };
+        await accept('a1', 'in', received('a1', 'bpms_instance_change', { processInstanceId: 'pi-1', staffId: 's-9' }));
+        await accept('a2', 'in', received('a2', 'attendance_approve_status_change', { mainProcessInstanceId: 'pi-1' }));
+        await accept('u1', 'in', received('u1', 'label_user_change', { userIdList: ['s-9', 'x'] }));
+        await accept('u2', 'in', received('u2', 'attendance_check_record', { dataList: [{ userId: 's-9', checkTime: 1 }] }));
+        await accept('u3', 'in', received('u3', 'chat_add_member', { UserId: ['s-9'] }));
+        // The id as a substring of another field, or in a field that names no user, does not match.
+        await accept('n1', 'in', received('n1', 'user_add_org', { userId: ['s-90'], title: 's-9' }));
+        eventIds(await store.searchEvents({ processInstanceId: 'pi-1' })).should.eql(['a2', 'a1']);
+        eventIds(await store.searchEvents({ userId: 's-9' })).should.eql(['u3', 'u2', 'u1', 'a1']);
+        eventIds(await store.searchEvents({ userId: 's-9', type: 'label_user_change' })).should.eql(['u1']);
+        eventIds(await store.searchEvents({ type: 'user_add_org' })).should.eql(['n1']);
+        eventIds(await store.searchEvents({ limit: 2 })).should.eql(['n1', 'u3']);
+        const all = await store.searchEvents({});
+        all.events.should.have.length(6);
+        all.scanned.should.equal(6);
+        all.complete.should.be.true();
+      });
+
+      it('searches a time range, and looks at no more than scanLimit of its newest events', async function () {
+        await store.accept('old', 'in', received('old', 'user_add_org', { userId: ['u-old'] }));
+        await sleep(30);
+        const cut = (await store.searchEvents({ eventId: 'old' })).events[0].receivedAt + 15;
+        await sleep(30);
+        await store.accept('mid', 'in', received('mid', 'user_add_org', { userId: ['u-mid'] }));
+        await store.accept('new', 'in', received('new', 'user_add_org', { userId: ['u-new'] }));
+        eventIds(await store.searchEvents({ from: cut })).should.eql(['new', 'mid']);
+        eventIds(await store.searchEvents({ to: cut })).should.eql(['old']);
+        eventIds(await store.searchEvents({ to: cut, eventId: 'mid' })).should.eql([]);
+        const bounded = await store.searchEvents({ userId: 'u-old', scanLimit: 2 });
+        bounded.events.should.eql([]);
+        bounded.scanned.should.equal(2);
+        bounded.complete.should.be.false();
+        eventIds(await store.searchEvents({ userId: 'u-old', scanLimit: 3 })).should.eql(['old']);
+      });
+
+      it('forgets pruned events', async function () {
+        await store.accept('e1', 'in', received('e1', 'user_add_org', {}), undefined, 'app');
+        await store.markHanded('in', ['e1']);
+        (await store.pruneInbox(Date.now() + 1000, 10)).should.equal(1);
+        (await store.searchEvents({ eventId: 'e1' })).events.should.eql([]);
+        (await store.searchEvents({})).events.should.eql([]);
+        (await store.eventsPerMinute(Date.now() - 60_000, 2)).should.eql([0, 0]);
+      });
+
+      it("lists every subscriber's delivery of an event: state, attempts, last status and error", async function () {
+        for (const s of ['s-ok', 's-dead', 's-queued']) await store.enqueue(s, 'e1', 'user_add_org', '{}', 0);
+        await store.enqueue('s-ok', 'e2', 'user_add_org', '{}', 0);
+        const [ok] = await store.claim('s-ok', { limit: 1, leaseMs: LONG, ordered: false });
+        await store.recordDelivered(ok.delivery.id, ok.token, 204);
+        const [dead] = await store.claim('s-dead', { limit: 1, leaseMs: LONG, ordered: false });
+        await store.recordFailed(dead.delivery.id, dead.token, { status: 500, error: 'HTTP 500' });
+        const [retry] = await store.claim('s-queued', { limit: 1, leaseMs: LONG, ordered: false });
+        await store.recordFailed(retry.delivery.id, retry.token, { retryInMs: LONG, error: 'connect ECONNREFUSED' });
+        const rows = await store.deliveriesOf('e1');
+        rows.map((d) => [d.subscriber, d.eventId, d.state, d.attempts, d.lastStatus, d.lastError]).should.eql([
+          ['s-dead', 'e1', 'dead', 1, 500, 'HTTP 500'],
+          ['s-ok', 'e1', 'delivered', 1, 204, null],
+          ['s-queued', 'e1', 'queued', 1, null, 'connect ECONNREFUSED'],
+        ]);
+        for (const d of rows) d.updatedAt.should.be.aboveOrEqual(d.createdAt);
+        (await store.deliveriesOf('e2')).map((d) => d.subscriber).should.eql(['s-ok']);
+        (await store.deliveriesOf('nope')).should.eql([]);
+      });
+
+      it('counts events per minute over a time range, oldest minute first', async function () {
+        const from = Date.now() - 59 * 60_000 - 30_000;
+        for (const id of ['e1', 'e2', 'e3']) await store.accept(id, 'in', received(id, 'user_add_org', {}));
+        const counts = await store.eventsPerMinute(from, 60);
+        counts.should.have.length(60);
+        counts[59].should.equal(3); // received in the last minute of the range
+        counts.slice(0, 59).every((n) => n === 0).should.be.true();
+        (await store.eventsPerMinute(from - 60 * 60_000, 60)).every((n) => n === 0).should.be.true();
+      });
+
+      it('tells when the oldest queued delivery of a subscriber was queued', async function () {
+        (await store.oldestQueuedAt('s') === undefined).should.be.true();
+        const before = Date.now();
+        await store.enqueue('s', 'e1', 't', '{}', 0);
+        await sleep(20);
+        await store.enqueue('s', 'e2', 't', '{}', 0);
+        const first = await store.oldestQueuedAt('s');
+        first.should.be.within(before - 1000, Date.now());
+        const [c] = await store.claim('s', { limit: 1, leaseMs: LONG, ordered: true });
+        await store.recordDelivered(c.delivery.id, c.token, 200);
+        (await store.oldestQueuedAt('s')).should.be.above(first);
+      });
+    });
+
     it('rejects calls once closed', async function () {
       await store.close();
       closed = true;

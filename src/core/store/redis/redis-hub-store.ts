@@ -13,6 +13,7 @@ import os from 'node:os';
 import type { RedisStoreConfig, RedisStoreEvent } from './redis-config';
 import { RedisConnection } from './redis-connection';
 import { DurabilityWaits } from './durability';
+import { type EventQuery, type EventSearchResult, matches, needles, normaliseQuery, type StoredEvent } from '../event-query';
 import type { Claim, ClaimOptions, Delivery, DeliveryState, FailedOutcome, HubStore, InboxRow, OrphanKind, OrphanMark } from '../store-contract';
 import { batchRows, type CounterBatch, type CounterSnapshot, MAX_SERIES_MINUTES, MINUTE_RETENTION_MS, type MinutePoint } from '../counter-store';
 
@@ -54,6 +55,17 @@ function hashEntries(reply: unknown): [string, string][] {
   return Array.isArray(reply)
     ? Array.from({ length: reply.length / 2 }, (_v, i) => [String(reply[2 * i]), String(reply[2 * i + 1])])
     : Object.entries((reply ?? {}) as Record<string, string>).map(([k, v]) => [k, String(v)]);
+}
+
+/** searchInbox / inboxById rows from `offset`: <scope>:<eventId>, receiver, received, handed, message. */
+function toStoredEvents(f: unknown[], offset: number): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  for (let i = offset; i + 5 <= f.length; i += 5) {
+    const key = String(f[i]);
+    const cut = key.indexOf(':'); // scopes are node ids (no ':'); an event id may hold one
+    out.push({ eventId: key.slice(cut + 1), scope: key.slice(0, cut), receiver: String(f[i + 1]), receivedAt: Number(f[i + 2]), handed: String(f[i + 3]) === '1', message: String(f[i + 4]) });
+  }
+  return out;
 }
 
 export interface RedisHubStoreOptions {
@@ -245,6 +257,39 @@ export class RedisHubStore implements HubStore {
 
   async replay(subscriber: string, id?: number): Promise<number> {
     return num(await this.connection.script('replay', [subscriber, id === undefined ? '' : id]));
+  }
+
+  // --- event center ------------------------------------------------------------------------------
+
+  async searchEvents(query: EventQuery): Promise<EventSearchResult> {
+    const q = normaliseQuery(query);
+    if (q.eventId !== undefined) {
+      const rows = toStoredEvents((await this.connection.script('inboxById', [q.eventId])) as unknown[], 0);
+      rows.sort((a, b) => b.receivedAt - a.receivedAt);
+      return { events: rows.filter((e) => matches(e, q)).slice(0, q.limit), scanned: rows.length, complete: true };
+    }
+    const from = Math.floor(q.from ?? 0);
+    const to = q.to === undefined ? '+inf' : Math.floor(q.to);
+    // Twice the limit: the texts are only a filter, matches() decides.
+    const f = (await this.connection.script('searchInbox', [from, to, q.scanLimit, q.limit * 2, ...needles(q)])) as unknown[];
+    const inWindow = Number(f[0]);
+    return { events: toStoredEvents(f, 1).filter((e) => matches(e, q)).slice(0, q.limit), scanned: Math.min(inWindow, q.scanLimit), complete: inWindow <= q.scanLimit };
+  }
+
+  async deliveriesOf(eventId: string): Promise<Delivery[]> {
+    const f = (await this.connection.script('deliveriesOf', [eventId])) as unknown[];
+    const rows: Delivery[] = [];
+    for (let i = 0; i + ROW_FIELDS <= f.length; i += ROW_FIELDS) rows.push(toDelivery(f, i));
+    return rows;
+  }
+
+  async eventsPerMinute(from: number, minutes: number): Promise<number[]> {
+    return ((await this.connection.script('perMinute', [Math.floor(from), Math.max(0, Math.floor(minutes))])) as unknown[]).map(Number);
+  }
+
+  async oldestQueuedAt(subscriber: string): Promise<number | undefined> {
+    const reply = await this.connection.script('oldestQueued', [subscriber]);
+    return reply === null || reply === undefined ? undefined : Number(reply);
   }
 
   // --- housekeeping ------------------------------------------------------------------------------

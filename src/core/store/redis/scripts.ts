@@ -12,6 +12,8 @@
  *           B acc                        hash eventId -> seq: the acceptance order (ordered delivery follows it)
  *           B handed                     zset <scope>:<eventId> by received time (what pruning may drop)
  *           B recv                       hash receiver -> inbox rows (receivers())
+ *           B intime                     zset <scope>:<eventId> by received time (the event center's search window)
+ *           B scopes                     hash scope -> inbox rows (an event id is looked up in each scope)
  *           B inst                       zset instance id by heartbeat deadline (ms)
  *           B instrecv:<instance>        set of receivers with events pending on that instance
  *   outbox  B d:<id>                     hash s subscriber, e eventId, y type, b body, st state, a attempts,
@@ -101,6 +103,8 @@ redis.call('HSET', B .. 'rx:' .. recv, id, scope)
 redis.call('SADD', B .. 'instrecv:' .. inst, recv)
 redis.call('HINCRBY', B .. 'recv', recv, 1)
 redis.call('HSET', B .. 'acc', id, seq)
+redis.call('ZADD', B .. 'intime', now, ik)
+redis.call('HINCRBY', B .. 'scopes', scope, 1)
 return 1
 `,
 
@@ -223,6 +227,9 @@ for _, ik in ipairs(rows) do
   if f[3] and redis.call('HGET', B .. 'acc', id) == f[3] then redis.call('HDEL', B .. 'acc', id) end
   redis.call('DEL', B .. 'in:' .. ik)
   redis.call('ZREM', B .. 'handed', ik)
+  redis.call('ZREM', B .. 'intime', ik)
+  local scope = string.sub(ik, 1, string.find(ik, ':', 1, true) - 1)
+  if redis.call('HINCRBY', B .. 'scopes', scope, -1) <= 0 then redis.call('HDEL', B .. 'scopes', scope) end
   if f[1] and redis.call('HINCRBY', B .. 'recv', f[1], -1) <= 0 then redis.call('HDEL', B .. 'recv', f[1]) end
 end
 return #rows
@@ -510,6 +517,72 @@ if not head then return false end
 local created = tonumber(redis.call('HGET', B .. 'd:' .. tonumber(head), 'c'))
 if not created then return false end
 return math.max(0, now_ms() - created)
+`,
+
+  // --- the event center (event-query.ts): bounded reads ------------------------------------------
+
+  /**
+   * ARGV: from (ms), to (ms), scan limit, candidate limit, three texts ('' for none). Looks at the newest
+   * `scan limit` events received in [from, to] and returns those whose message contains every text.
+   * Flat: how many events the window held (at most scan limit + 1), then per candidate <scope>:<eventId>,
+   * receiver, received, handed, message.
+   */
+  searchInbox: `
+local scan, want = tonumber(ARGV[3]), tonumber(ARGV[4])
+local window = redis.call('ZREVRANGEBYSCORE', B .. 'intime', ARGV[2], ARGV[1], 'LIMIT', 0, scan + 1)
+local out = { #window }
+local found = 0
+for i = 1, math.min(#window, scan) do
+  if found >= want then break end
+  local f = redis.call('HMGET', B .. 'in:' .. window[i], 'r', 't', 'h', 'm')
+  local m = f[4]
+  if m and string.find(m, ARGV[5], 1, true) and string.find(m, ARGV[6], 1, true) and string.find(m, ARGV[7], 1, true) then
+    table.insert(out, window[i]); table.insert(out, f[1]); table.insert(out, f[2]); table.insert(out, f[3]); table.insert(out, m)
+    found = found + 1
+  end
+end
+return out
+`,
+
+  /** ARGV: eventId. The event in every scope that has it; flat as searchInbox's candidates (no count). */
+  inboxById: `
+local out = {}
+for _, scope in ipairs(redis.call('HKEYS', B .. 'scopes')) do
+  local ik = scope .. ':' .. ARGV[1]
+  local f = redis.call('HMGET', B .. 'in:' .. ik, 'r', 't', 'h', 'm')
+  if f[4] then
+    table.insert(out, ik); table.insert(out, f[1]); table.insert(out, f[2]); table.insert(out, f[3]); table.insert(out, f[4])
+  end
+end
+return out
+`,
+
+  /** ARGV: eventId. Every subscriber's delivery of it: rows (13 fields each), by subscriber. */
+  deliveriesOf: `
+local out = {}
+local subs = redis.call('SMEMBERS', B .. 'subs')
+table.sort(subs)
+for _, sub in ipairs(subs) do
+  local id = redis.call('HGET', sk(sub, 'ev'), ARGV[1])
+  if id then for _, v in ipairs(row(id)) do table.insert(out, v) end end
+end
+return out
+`,
+
+  /** ARGV: from (ms), minutes. Events received in each minute from \`from\`, oldest first. */
+  perMinute: `
+local from, out = tonumber(ARGV[1]), {}
+for i = 0, tonumber(ARGV[2]) - 1 do
+  table.insert(out, redis.call('ZCOUNT', B .. 'intime', from + i * 60000, '(' .. (from + (i + 1) * 60000)))
+end
+return out
+`,
+
+  /** ARGV: subscriber. When the head of its queue was queued; nil when the queue is empty. */
+  oldestQueued: `
+local head = redis.call('ZRANGE', sk(ARGV[1], 'q'), 0, 0)[1]
+if not head then return false end
+return redis.call('HGET', B .. 'd:' .. tonumber(head), 'c')
 `,
 } as const;
 
