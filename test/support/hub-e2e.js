@@ -108,16 +108,17 @@ function pushOnce(base, plaintext, { path = '/dingtalk/events', app = {}, agent 
 }
 
 /**
- * Sends pushes with bounded concurrency (and at most `ratePerSec` starts per second, when given).
+ * Sends pushes with bounded concurrency (and at most `ratePerSec` starts per second, when given); starts no
+ * more once `stop()` returns true.
  * Resolves { acknowledged: Set of keyOf(event), answers: [{ key, status, error, acknowledged, at, target }] }.
  */
-async function pushEvents(base, events, { concurrency = 16, agent, path, app, ratePerSec, keyOf = (e) => e.eventId, onAnswer } = {}) {
+async function pushEvents(base, events, { concurrency = 16, agent, path, app, ratePerSec, keyOf = (e) => e.eventId, onAnswer, stop } = {}) {
   const acknowledged = new Set();
   const answers = [];
   const started = Date.now();
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < events.length) {
+    while (next < events.length && !(stop && stop())) {
       const i = next++;
       if (ratePerSec) {
         const due = started + (i * 1000) / ratePerSec;
@@ -161,7 +162,7 @@ const waitForReceiver = (red, path = '/dingtalk/events', what = 'receiver') =>
  * webhook-id is delivered successfully twice except those in `overlaps` (deliveries in flight at a
  * disruption: a kill, a deploy, a full disk). Prints the counts so the log shows what happened.
  */
-async function assertAllDelivered(label, endpoint, acknowledged, { overlaps = new Set(), timeoutMs = 120000 } = {}) {
+async function assertAllDelivered(label, endpoint, acknowledged, { overlaps = new Set(), timeoutMs = 120000, since } = {}) {
   const missing = () => {
     const delivered = endpoint.delivered();
     return [...acknowledged].filter((id) => !delivered.has(id));
@@ -177,6 +178,13 @@ async function assertAllDelivered(label, endpoint, acknowledged, { overlaps = ne
     + `${lost.length} acknowledged never delivered, ${twice.length} delivered more than once (${twice.length - unexplained.length} of them in flight `
     + `at a disruption: ${overlaps.size} such webhook-ids recorded)`);
   if (lost.length > 0) console.log(`      ${label}: first missing: ${lost.slice(0, 5).join(', ')}`);
+  // What happened to a repeated webhook-id: each attempt's sender, and times (ms) from `since` (or the first attempt).
+  for (const [id] of unexplained.slice(0, 5)) {
+    const attempts = endpoint.state.attempts.filter((a) => a.id === id);
+    const t0 = since ?? attempts[0].start;
+    const succeeded = new Set(endpoint.state.order.filter((a) => a.id === id));
+    console.log(`      ${label}: ${id} attempts: ${attempts.map((a) => `[${a.headers['x-hub-instance'] || '-'} ${a.start - t0}..${a.end === undefined ? '-' : a.end - t0}${succeeded.has(a) ? ' ok' : ''}]`).join(' ')}`);
+  }
   lost.length.should.equal(0, `${lost.length} of ${acknowledged.size} acknowledged events never reached the subscriber`);
   unexplained.map(([id]) => id).should.eql([], 'webhook-ids delivered successfully twice without being in flight at a disruption');
 }
