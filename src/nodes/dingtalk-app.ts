@@ -111,12 +111,13 @@ export default function register(RED: NodeAPI): void {
           { clientId: this.appKey, clientSecret: creds.appSecret, apiUrl: urls.dingtalkAppApiUrl },
           (eventId, message, key) => store().accept(eventId, receiver, message, scopeContentKey(this.id, key), this.id),
           (message) => handoff.emit(receiver, message),
-          (outcome) => {
+          (outcome, source) => {
             // Counted in the store (count-batcher.ts): the metrics and the event center survive deploys.
             streamTally ??= lease && new ReceiverTally(lease.counters, receiver, this.appKey);
-            if (outcome === 'new') streamTally?.received('stream');
-            else if (outcome === 'duplicate') streamTally?.duplicate('stream');
-            else streamTally?.poison('stream');
+            // By source: a frame from DingTalk ('stream'), or the editor's "send test event" ('test').
+            if (outcome === 'new') streamTally?.received(source);
+            else if (outcome === 'duplicate') streamTally?.duplicate(source);
+            else streamTally?.poison(source);
           },
         );
       }

@@ -14,12 +14,12 @@ import { secretProblem, webhookId } from '../core/delivery/signing';
 import { DeliveryWorker, type Outcome, type UnrecordedDelivery } from '../core/delivery/worker';
 import { typeFilter } from '../core/delivery/type-filter';
 import { escapeForLog } from '../core/log-escape';
-import { MinuteRate } from '../core/minute-rate';
 import { RateLimitedCall } from '../core/rate-limited-call';
 import type { Delivery, DeliveryState } from '../core/store/store-contract';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import { sendTestDelivery, type TestDeliveryResult } from './dispatch-test';
+import { dispatchNode, exportDeadLetters, replayDeadLetters, storeFailed } from './dispatch-actions';
 import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
 import { openStore, storeFailureAdvice } from './store-location';
@@ -50,24 +50,15 @@ interface DispatchCredentials {
   authorization?: string;
 }
 
-/** What the event center's overview shows of a dispatch node (no secret: the endpoint's host only). */
-export interface DispatchStats {
-  host: string;
-  counts: Record<DeliveryState, number>;
-  oldestQueuedAt?: number;
-  deliveredPerMinute: number;
-  failingSince?: number;
-}
-
 export interface DispatchNode extends Node<DispatchCredentials> {
   deliveries(state: DeliveryState, limit: number, offset: number): Promise<Delivery[]>;
   replay(id?: number): Promise<number>;
   testDelivery(): Promise<TestDeliveryResult>;
-  stats(): Promise<DispatchStats>;
+  /** The endpoint's host, for the event center (no path, query or credential: those may hold secrets). */
+  host: string;
+  /** Since when every attempt has failed (the worker's), undefined while deliveries succeed. */
+  failingSince(): number | undefined;
 }
-
-/** Dead letters exported at most this many per page read from the store. */
-const EXPORT_PAGE = 500;
 
 type Send = (msg: Array<NodeMessage | null>) => void;
 type Done = (err?: Error) => void;
@@ -109,41 +100,31 @@ const unrecordedByNode = new Map<string, Map<number, UnrecordedDelivery>>();
 
 export default function register(RED: NodeAPI): void {
   hubMetrics(RED); // the metrics route, once per runtime
-  const lookup = (id: string) => RED.nodes.getNode(id) as DispatchNode | null;
-  // The store's words (runtime's language) go to the node's log; the editor gets a code it translates.
-  const storeFailed = (node: DispatchNode, res: { status(code: number): { json(body: unknown): void } }, err: Error) => {
-    node.warn(RED._('dingtalk-dispatch.errors.store-failing', { message: String(err?.message ?? err) }));
-    res.status(500).json({ error: 'store' });
-  };
+  const lookup = (id: string) => dispatchNode(RED, id);
 
   RED.httpAdmin.get('/dingtalk-dispatch/:id/deliveries', RED.auth.needsPermission('dingtalk-dispatch.read'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
+    if (!node) return void res.status(404).json({ error: 'not-deployed' });
     const state = String(req.query.state ?? 'dead') as DeliveryState;
     if (!['queued', 'delivered', 'dead'].includes(state)) return void res.status(400).json({ error: 'state', params: { state } });
     const limit = number(req.query.limit, 50, 1, 500);
     const offset = number(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
     node.deliveries(state, limit, offset).then(
       (rows) => res.json(rows.map(({ body: _body, ...rest }) => rest)),
-      (err: Error) => storeFailed(node, res, err),
+      (err: Error) => storeFailed(RED, node, res, err),
     );
   });
 
+  // Replay and export are also the event center's (event-center-routes.ts): the same work, dispatch-actions.ts.
   RED.httpAdmin.post('/dingtalk-dispatch/:id/replay', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
-    const raw = (req.body as { id?: unknown } | undefined)?.id;
-    const id = raw === undefined || raw === null || raw === '' ? undefined : Number(raw);
-    if (id !== undefined && !Number.isSafeInteger(id)) return void res.status(400).json({ error: 'id', params: { id: String(raw) } });
-    node.replay(id).then(
-      (replayed) => res.json({ replayed }),
-      (err: Error) => storeFailed(node, res, err),
-    );
+    if (!node) return void res.status(404).json({ error: 'not-deployed' });
+    replayDeadLetters(RED, node, (req.body as { id?: unknown } | undefined)?.id, res);
   });
 
   RED.httpAdmin.post('/dingtalk-dispatch/:id/test', RED.auth.needsPermission('dingtalk-dispatch.write'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'not-deployed' });
+    if (!node) return void res.status(404).json({ error: 'not-deployed' });
     node.testDelivery().then(
       (result) => (result.ok ? res.json(result) : res.status(502).json({ error: result.error, params: result.params ?? {} })),
       (err: Error) => {
@@ -153,29 +134,10 @@ export default function register(RED: NodeAPI): void {
     );
   });
 
-  // The event center's "export dead letters": every dead letter with its event, as a JSON file, read
-  // from the store a page at a time and written as it goes (a long list is never held whole).
-  RED.httpAdmin.get('/dingtalk-dispatch/:id/dead-letters', RED.auth.needsPermission('dingtalk-dispatch.read'), async (req, res) => {
+  RED.httpAdmin.get('/dingtalk-dispatch/:id/dead-letters', RED.auth.needsPermission('dingtalk-dispatch.read'), (req, res) => {
     const node = lookup(req.params.id);
-    if (!node || node.type !== 'dingtalk-dispatch') return void res.status(404).json({ error: 'unknown node' });
-    try {
-      let page = await node.deliveries('dead', EXPORT_PAGE, 0);
-      res.status(200).type('application/json');
-      res.setHeader('Content-Disposition', `attachment; filename="dead-letters-${node.id.replace(/[^\w.-]/g, '_')}.json"`);
-      res.write('[');
-      let first = true;
-      for (let offset = 0; page.length > 0; page = page.length < EXPORT_PAGE ? [] : await node.deliveries('dead', EXPORT_PAGE, (offset += EXPORT_PAGE))) {
-        for (const { body, ...rest } of page) {
-          const event = JSON.parse(body) as { payload?: unknown; dingtalk?: unknown };
-          res.write(`${first ? '' : ','}\n${JSON.stringify({ ...rest, payload: event.payload ?? null, dingtalk: event.dingtalk ?? {} })}`);
-          first = false;
-        }
-      }
-      res.end(']\n');
-    } catch (err) {
-      if (res.headersSent) res.destroy(err as Error); // a cut-off file, not a valid one with letters missing
-      else res.status(500).json({ error: (err as Error).message });
-    }
+    if (!node) return void res.status(404).json({ error: 'not-deployed' });
+    void exportDeadLetters(RED, node, res);
   });
 
   function DingTalkDispatch(this: DispatchNode, def: DispatchDef): void {
@@ -280,7 +242,6 @@ export default function register(RED: NodeAPI): void {
       },
     });
 
-    const delivered = new MinuteRate();
     const worker = store && url && problems.length === 0
       ? new DeliveryWorker({
           subscriber: node.id,
@@ -300,7 +261,6 @@ export default function register(RED: NodeAPI): void {
           },
           onDelivered: (o) => {
             attempted('delivered', o);
-            delivered.record();
             send([report(o.delivery, o) as unknown as NodeMessage, null]);
           },
           onRetry: (o) => attempted('failed', o),
@@ -378,10 +338,8 @@ export default function register(RED: NodeAPI): void {
       const formatOptions = { format, url: url.href, headers, subscriber: node.id, secret: creds.secret, cipher };
       return sendTestDelivery({ format: formatOptions, method, timeoutMs, agents, accepts });
     };
-    node.stats = async () => {
-      const [counts, oldestQueuedAt] = store ? await Promise.all([store.counts(node.id), store.oldestQueuedAt(node.id)]) : [{ queued: 0, delivered: 0, dead: 0 }, undefined];
-      return { host: url?.host ?? '', counts, oldestQueuedAt, deliveredPerMinute: delivered.perMinute(), failingSince: worker?.failingSince };
-    };
+    node.host = url?.host ?? '';
+    node.failingSince = () => worker?.failingSince;
     node.replay = async (id) => {
       if (!store) return 0;
       const n = await store.replay(node.id, id);

@@ -20,7 +20,6 @@ import type { HandoffReceiver } from '../core/handoff/tracker';
 import type { StoreLease } from '../core/store/shared-store';
 import { StoreSpell } from '../core/store/store-spell';
 import type { DingTalkAppNode } from './dingtalk-app';
-import type { ReceiverStats } from './event-center-overview';
 import { isTestPush, newTestKey, registerTestRoutes, type TestTarget } from './event-in-test';
 import { DEFAULT_HANDOFF_SECONDS, handoffTracker } from './handoff-hooks';
 import { statusPainter, text as tx } from './editor-text';
@@ -105,8 +104,8 @@ export default function register(RED: NodeAPI): void {
     const node = this;
     const path = normalisePath(def.url || DEFAULT_PATH);
     const app = (def.app ? RED.nodes.getNode(def.app) : null) as DingTalkAppNode | null;
-    // Counted in the store (through its batcher), so a deploy or a restart does not reset them; without
-    // a store, in memory only.
+    // Counted in the store (through its batcher), so a deploy or a restart does not reset them; the event
+    // center and the metrics read the same counts there. Without a store, in memory only (the status).
     let tally: ReceiverTally | undefined;
     const local = { received: 0, duplicates: 0, rejected: 0, poison: 0 };
     const counts = {
@@ -123,13 +122,6 @@ export default function register(RED: NodeAPI): void {
         return tally ? tally.counts().poison : local.poison;
       },
     };
-    // For the event center's overview (event-center-overview.ts): rejections by code, the last event.
-    const rejectedByCode: Record<string, number> = {};
-    let lastEventAt: number | undefined;
-    const noteRejected = (code: string) => {
-      rejectedByCode[code] = (rejectedByCode[code] ?? 0) + 1;
-    };
-    (node as Node & { stats?: () => ReceiverStats }).stats = () => ({ path, ...counts, rejectedByCode: { ...rejectedByCode }, lastEventAt });
     const t = (key: string, params: Record<string, string | number> = {}) => RED._(`dingtalk-event-in.${key}`, params);
     const painter = statusPainter(RED, node);
 
@@ -271,7 +263,6 @@ export default function register(RED: NodeAPI): void {
       switch (outcome.kind) {
         case 'rejected':
           count.rejected(outcome.code, { status: outcome.status, reason: outcome.reason });
-          noteRejected(outcome.code);
           if (outcome.code === 'store-unavailable' && lease) storeSpell.failed(outcome.reason);
           // A body we stopped reading is still arriving: close the connection after the answer.
           sendJson(res, outcome.status, { error: outcome.code, message: outcome.reason }, outcome.code === 'too-large' || outcome.code === 'body-timeout');
@@ -289,7 +280,6 @@ export default function register(RED: NodeAPI): void {
         case 'event':
           storeSpell.worked();
           count.received(outcome.event.dingtalk?.source ?? source);
-          lastEventAt = outcome.event.dingtalk.receivedAt;
           // Answer first: DingTalk's deadline must not depend on the flow (protocol §9.1).
           sendJson(res, 200, outcome.reply);
           handoff.emit(node.id, outcome.event);
@@ -353,7 +343,6 @@ export default function register(RED: NodeAPI): void {
         // As core `http in` answers a failed httpNodeMiddleware: a status, a log line, no stack trace.
         const code = errorStatus(err);
         count.rejected('middleware', { status: code });
-        noteRejected('middleware');
         sendJson(res, code, { error: 'middleware', message: STATUS_CODES[code] ?? 'error' });
         logLoudly(t('errors.middleware', { status: code, message: escapeForLog(err instanceof Error ? err.message : String(err)) }));
         status.request();

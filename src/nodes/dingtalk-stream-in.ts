@@ -16,6 +16,9 @@ import type { StoreLease } from '../core/store/shared-store';
 import { StoreSettingError } from '../core/store/store-settings';
 import { openStore, storeFailureAdvice } from './store-location';
 import { storeOutage } from './store-outage';
+import { ReceiverTally } from '../core/counters/tallies';
+import { RateLimitedCall } from '../core/rate-limited-call';
+import { streamReceiverKey } from './deployed-nodes';
 
 interface StreamInDef extends NodeDef {
   app?: string;
@@ -27,6 +30,7 @@ interface StreamInNode extends Node {
 }
 
 export const DEFAULT_TEST_TYPE = 'bpms_instance_change';
+const STATUS_INTERVAL_MS = 250;
 
 const hhmm = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
@@ -82,16 +86,29 @@ export default function register(RED: NodeAPI): void {
         node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
       }
     }
+    // The app's Stream counts (its hub counts them in the store under the app's Stream receiver key):
+    // read here, as dingtalk-event-in shows its own, and kept across deploys and restarts.
+    // Shown while connected; a connection being made or retried shows its state and reason alone.
+    const tally = lease && new ReceiverTally(lease.counters, streamReceiverKey(app?.id ?? ''), app?.appKey ?? '');
+    const connected = (since: number): Text => {
+      if (!tally) return tx('dingtalk-stream-in.status.connected', { since: hhmm(since) });
+      const { received, duplicates } = tally.counts();
+      return tx('dingtalk-stream-in.status.connected-counts', { since: hhmm(since), received, duplicates });
+    };
     const showStatus = () => {
       const s = connection;
       const outage = storeOutage(lease);
       if (outage) painter.show('red', 'ring', tx(`dingtalk-stream-in.status.${outage}`));
       else if (storeFailing) painter.show('red', 'ring', tx('dingtalk-stream-in.status.store-error'));
-      else if (s.state === 'connected') painter.show('green', 'dot', tx('dingtalk-stream-in.status.connected', { since: hhmm(s.since) }));
+      else if (s.state === 'connected') painter.show('green', 'dot', connected(s.since));
       else if (s.state === 'reconnecting') {
         painter.show('yellow', 'ring', tx('dingtalk-stream-in.status.reconnecting', { seconds: Math.ceil(s.inMs / 1000), error: reconnectReason(s) }));
       } else if (s.state === 'connecting') painter.show('yellow', 'dot', tx('dingtalk-stream-in.status.connecting'));
     };
+    // After each stored frame (the hub counts it right after telling the listeners), at most every
+    // STATUS_INTERVAL_MS under load; and when the store's counts are read again (its first read, other instances).
+    const countsChanged = new RateLimitedCall(showStatus, STATUS_INTERVAL_MS);
+    const unwatch = lease?.counters.watch(() => countsChanged.request());
     const listener: StreamListener = {
       onEvent: (message) => node.send(message as unknown as NodeMessage),
       onState: (s) => {
@@ -105,6 +122,7 @@ export default function register(RED: NodeAPI): void {
         node.error(t('errors.poison-caught', { reason: poison.reason }), poisonMessage(poison) as unknown as NodeMessage);
       },
       onStore: (error) => {
+        if (error === undefined) countsChanged.request(); // stored: a new event or a duplicate
         if ((error !== undefined) === storeFailing) return;
         storeFailing = error !== undefined;
         if (storeFailing) node.warn(t('errors.store', { message: storeFailureAdvice(RED, error) }));
@@ -115,6 +133,8 @@ export default function register(RED: NodeAPI): void {
     hub.add(listener);
     node.testEvent = (type) => hub.test(sampleStreamFrame(type, { corpId: app?.corpId || undefined }));
     node.on('close', (_removed: boolean, done: () => void) => {
+      countsChanged.cancel();
+      unwatch?.();
       lease?.release();
       void hub.remove(listener).finally(() => done());
     });

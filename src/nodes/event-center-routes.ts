@@ -1,7 +1,8 @@
 /**
  * The event center's admin routes (the editor's "DingTalk" sidebar tab, dingtalk-event-center.html):
  * the overview, the events per minute of the last hour, search, and one event with every subscriber's
- * delivery. Viewing needs `dingtalk.read`; the actions (replay, export) are dingtalk-dispatch's routes.
+ * delivery; and its actions. Viewing and exporting dead letters need `dingtalk.read`, replaying needs
+ * `dingtalk.write` (the same work as dingtalk-dispatch's own routes for its dialog: dispatch-actions.ts).
  * They read the store the deployed nodes hold open (never opening one themselves) and answer with no
  * secret: payloads as received, names, counts, states; never a delivery's signed body or a credential.
  */
@@ -9,7 +10,8 @@ import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import { parseMessage, sourceOf, type EventQuery, type StoredEvent } from '../core/store/event-query';
 import { leaseIfOpen } from '../core/store/shared-store';
-import type { HubStore } from '../core/store/store-contract';
+import type { StoreLease } from '../core/store/shared-store';
+import { dispatchNode, exportDeadLetters, replayDeadLetters } from './dispatch-actions';
 import { nodeName, overview } from './event-center-overview';
 import { storeSetting } from './store-location';
 
@@ -17,7 +19,7 @@ export const ROUTE = '/dingtalk-event-center';
 const CHART_MINUTES = 60;
 
 /** Runs `read` on the store the nodes use; 503 when none is open (no DingTalk node deployed). */
-async function withStore<T>(RED: NodeAPI, res: Response, read: (store: HubStore) => Promise<T>): Promise<T | undefined> {
+async function withStore<T>(RED: NodeAPI, res: Response, read: (lease: StoreLease) => Promise<T>): Promise<T | undefined> {
   let lease;
   try {
     lease = leaseIfOpen(storeSetting(RED));
@@ -30,7 +32,7 @@ async function withStore<T>(RED: NodeAPI, res: Response, read: (store: HubStore)
     return undefined;
   }
   try {
-    return await read(lease.store);
+    return await read(lease);
   } finally {
     lease.release();
   }
@@ -85,14 +87,14 @@ export function registerEventCenterRoutes(RED: NodeAPI): void {
 
   RED.httpAdmin.get(`${ROUTE}/overview`, read, (_req, res) => {
     const from = Math.floor(Date.now() / 60_000) * 60_000 - (CHART_MINUTES - 1) * 60_000;
-    withStore(RED, res, async (store) => ({
-      ...(await overview(RED)),
-      perMinute: { from, counts: await store.eventsPerMinute(from, CHART_MINUTES) },
+    withStore(RED, res, async (lease) => ({
+      ...(await overview(RED, lease)),
+      perMinute: { from, counts: await lease.store.eventsPerMinute(from, CHART_MINUTES) },
     })).then((body) => body && res.json(body), fail(res));
   });
 
   RED.httpAdmin.get(`${ROUTE}/events`, read, (req, res) => {
-    withStore(RED, res, (store) => store.searchEvents(queryOf(req))).then(
+    withStore(RED, res, ({ store }) => store.searchEvents(queryOf(req))).then(
       (found) => found && res.json({ events: found.events.map((e) => eventView(RED, e)), scanned: found.scanned, complete: found.complete }),
       fail(res),
     );
@@ -100,7 +102,7 @@ export function registerEventCenterRoutes(RED: NodeAPI): void {
 
   RED.httpAdmin.get(`${ROUTE}/events/:eventId`, read, (req, res) => {
     const eventId = req.params.eventId;
-    withStore(RED, res, async (store) => {
+    withStore(RED, res, async ({ store }) => {
       const [found, deliveries] = await Promise.all([store.searchEvents({ eventId }), store.deliveriesOf(eventId)]);
       return {
         events: found.events.map((e) => eventView(RED, e)),
@@ -108,5 +110,20 @@ export function registerEventCenterRoutes(RED: NodeAPI): void {
         deliveries: deliveries.map(({ body: _body, ...d }) => ({ ...d, subscriberName: nodeName(RED, d.subscriber) })),
       };
     }).then((body) => body && res.json(body), fail(res));
+  });
+
+  // Replay one delivery ({subscriber, id}) or every dead letter of the subscriber ({subscriber}).
+  RED.httpAdmin.post(`${ROUTE}/replay`, RED.auth.needsPermission('dingtalk.write'), (req, res) => {
+    const body = (req.body ?? {}) as { subscriber?: unknown; id?: unknown };
+    const node = dispatchNode(RED, body.subscriber);
+    if (!node) return void res.status(404).json({ error: 'not-deployed' });
+    replayDeadLetters(RED, node, body.id, res);
+  });
+
+  // The subscriber's dead letters with their events, as a JSON file.
+  RED.httpAdmin.get(`${ROUTE}/dead-letters/:subscriber`, read, (req, res) => {
+    const node = dispatchNode(RED, req.params.subscriber);
+    if (!node) return void res.status(404).json({ error: 'not-deployed' });
+    void exportDeadLetters(RED, node, res);
   });
 }

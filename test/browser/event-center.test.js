@@ -10,10 +10,12 @@ require('should');
 const { installPackedModule, NodeRedProcess, waitFor } = require('../support/node-red-process');
 const { APP, makePush } = require('../support/push');
 const { launchBrowser, messages, Editor, RAW_KEY } = require('./editor');
+const { startFakeGateway } = require('../support/fake-gateway');
 
 const EN = messages('en-US')['dingtalk-event-center'];
 const ZH = messages('zh-CN')['dingtalk-event-center'];
 const CJK = /[\u3400-\u9fff\uff00-\uffef]/;
+const STREAM_APP = { appKey: 'dingeventcenterstream', appSecret: 'stream-secret-event-center' };
 
 /** A local subscriber endpoint answering 200, or 500 while `up` is false; it records the event ids it got. */
 function endpoint(up = true) {
@@ -41,7 +43,7 @@ function noErrors(editor, mark, during) {
 /** The texts the tab itself renders (headings, labels, buttons, hints, states, chart labels): not data. */
 async function tabTexts(editor) {
   return editor.evaluate(() => $('#red-ui-sidebar-content .dingtalk-ec')
-    .find('th, label, button, .dingtalk-ec-title, .dingtalk-ec-subtitle, .dingtalk-ec-hint, .dingtalk-ec-state, .dingtalk-ec-label')
+    .find('th, label, button, .dingtalk-ec-title, .dingtalk-ec-subtitle, .dingtalk-ec-hint, .dingtalk-ec-state, .dingtalk-ec-label, .dingtalk-ec-badge')
     .toArray().map((e) => e.textContent.trim()).filter((s) => s && !/^[\d\s.:/-]+$/.test(s)));
 }
 
@@ -51,6 +53,7 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
   let install;
   let red;
   let endpoints;
+  let gateway;
 
   const push = async (path, event) => {
     const p = makePush(JSON.stringify(event));
@@ -87,7 +90,8 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
     this.timeout(300000);
     browser = await launchBrowser();
     install = installPackedModule();
-    red = new NodeRedProcess(install.userDir, {});
+    gateway = await startFakeGateway({ [STREAM_APP.appKey]: STREAM_APP.appSecret });
+    red = new NodeRedProcess(install.userDir, { dingtalkAppApiUrl: gateway.url });
     await red.start();
     endpoints = { hr: await endpoint(), oa: await endpoint(), erp: await endpoint(false) };
     const subscribers = ['hr', 'oa', 'erp'];
@@ -99,12 +103,19 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
       { id: 'ec0in0b', z: 'ec0tab', type: 'dingtalk-event-in', name: 'Receiver B', app: 'ec0app', url: '/dt-b', x: 150, y: 200, wires: [subscribers.map((s) => `ec0${s}`)] },
       ...subscribers.map((s, i) => ({ id: `ec0${s}`, z: 'ec0tab', type: 'dingtalk-dispatch', name: `${s.toUpperCase()} system`, url: endpoints[s].url,
         method: 'POST', format: 'json', retrySchedule: '0', x: 450, y: 60 + i * 80, wires: [[], []] })),
+      // An app in Stream mode: the overview lists it as a receiver of its own, marked "Stream".
+      { id: 'ec0sapp', type: 'dingtalk-app', name: 'Stream app', appKey: STREAM_APP.appKey, callbackStyle: 'event-subscription',
+        credentials: { appSecret: STREAM_APP.appSecret } },
+      { id: 'ec0stream', z: 'ec0tab', type: 'dingtalk-stream-in', app: 'ec0sapp', x: 150, y: 320, wires: [[]] },
     ]);
     await waitFor('the receivers to listen', async () => (await fetch(`${red.nodeBase}/dt-a`, { method: 'GET' })).status === 405
       && (await fetch(`${red.nodeBase}/dt-b`, { method: 'GET' })).status === 405);
     await push('/dt-a', { EventType: 'bpms_instance_change', eventId: 'ev-approval-1', CorpId: APP.corpId, processInstanceId: 'pi-2026-77', staffId: 'staff-1', title: '王芳提交的报销申请' });
     await push('/dt-b', { EventType: 'user_add_org', eventId: 'ev-user-1', CorpId: APP.corpId, userId: ['zhang-san'] });
     await waitFor('hr and oa to get both events', async () => endpoints.hr.got.length === 2 && endpoints.oa.got.length === 2);
+    // The Stream node's "send test event": through the app's Stream intake, counted as its receiver's.
+    const test = await fetch(`${red.adminBase}/dingtalk-stream-in/ec0stream/test`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    test.status.should.equal(200, await test.text());
   });
 
   afterEach(async function () {
@@ -116,6 +127,7 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
   after(async function () {
     if (browser) await browser.close();
     if (red) await red.stop();
+    if (gateway) await gateway.close();
     for (const e of Object.values(endpoints ?? {})) await e.close();
     if (install) fs.rmSync(install.work, { recursive: true, force: true });
   });
@@ -126,9 +138,9 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
     await openTab(en);
     const page = en.page;
     (await en.evaluate(() => $('#red-ui-tab-dingtalk-event-center .red-ui-tab-label').text())).should.equal(EN.tab.label);
-    // The overview: both receivers counted one event, ERP has two dead letters.
+    // The overview: both receivers counted one event, the Stream app its test event; ERP has two dead letters.
     const receivers = await en.evaluate(() => $('.dingtalk-ec-receivers tbody tr').toArray().map((tr) => $(tr).children().slice(0, 2).toArray().map((td) => td.textContent)));
-    receivers.should.eql([['Receiver A', '1'], ['Receiver B', '1']]);
+    receivers.should.eql([['Receiver A', '1'], ['Receiver B', '1'], [`Stream app ${EN.overview.stream}`, '1']]);
     await page.waitForFunction(() => $('.dingtalk-ec-dispatchers tbody tr').toArray()
       .some((tr) => $(tr).children().eq(0).text() === 'ERP system' && $(tr).children().eq(5).text() === '2'));
     // The chart: sixty bars, the last minutes holding the two events.
@@ -147,7 +159,12 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
 
     // Replay the dead delivery from the sidebar, the endpoint being up again.
     endpoints.erp.up = true;
+    // Through the event center's own route (permission dingtalk.write), naming the subscriber and the delivery.
+    const replayRequest = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/dingtalk-event-center/replay'));
     await page.locator('.dingtalk-ec-deliveries .dingtalk-ec-replay').click();
+    const replayBody = JSON.parse((await replayRequest).postData());
+    replayBody.subscriber.should.equal('ec0erp');
+    replayBody.id.should.be.a.Number();
     const notice = page.locator('.red-ui-notification').last();
     await notice.waitFor({ state: 'visible' });
     (await notice.innerText()).should.containEql('ERP system');
@@ -171,6 +188,7 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
     (await zh.evaluate(() => RED.i18n.lang())).should.equal('zh-CN');
     (await zh.evaluate(() => $('#red-ui-tab-dingtalk-event-center .red-ui-tab-label').text())).should.equal(ZH.tab.label);
     (await page.locator('.dingtalk-ec-overview .dingtalk-ec-title').first().innerText()).should.equal(ZH.overview.chart);
+    (await page.locator('.dingtalk-ec-receivers .dingtalk-ec-badge').innerText()).should.equal(ZH.overview.stream);
     (await page.locator('svg.dingtalk-ec-chart rect.dingtalk-ec-bar').count()).should.equal(60);
 
     await searchAndOpen(zh, 'userId', 'zhang-san', 'ev-user-1');
@@ -181,7 +199,14 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
 
     // "Replay dead letters" of ERP in the overview: its one remaining dead letter is delivered.
     const erpRow = page.locator('.dingtalk-ec-dispatchers tbody tr', { hasText: 'ERP system' });
+    // "Export dead letters" first: the event center's export route (permission dingtalk.read), one letter.
+    const exported = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/dingtalk-event-center/dead-letters/ec0erp'));
+    await erpRow.locator('.dingtalk-ec-export').click();
+    const letters = JSON.parse(await (await exported).text());
+    letters.map((l) => l.eventId).should.eql(['ev-user-1']);
+    const replayRequest = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/dingtalk-event-center/replay'));
     await erpRow.locator('.dingtalk-ec-replay-dead').click();
+    JSON.parse((await replayRequest).postData()).should.eql({ subscriber: 'ec0erp' });
     const notice = page.locator('.red-ui-notification').last();
     await notice.waitFor({ state: 'visible' });
     const said = await notice.innerText();

@@ -1,6 +1,6 @@
 'use strict';
-// The event center's admin routes (event-center-routes.ts, and dingtalk-dispatch's replay and export)
-// inside node-red-node-test-helper: two real receivers over HTTP, three dispatch nodes delivering to real
+// The event center's admin routes (event-center-routes.ts; dingtalk-dispatch's replay and export for its
+// dialog do the same work, dispatch-actions.ts) inside node-red-node-test-helper: two real receivers over HTTP, three dispatch nodes delivering to real
 // local HTTP endpoints (one failing), and the plugin's runtime half loaded like a node module.
 require('should');
 const http = require('node:http');
@@ -51,6 +51,10 @@ const withPermissions = (module) => (RED) => module(Object.create(RED, {
 
 const SECRETS = { hr: generateSecret(), oa: generateSecret(), authorization: 'Bearer erp-secret-token-4711' };
 
+const overview = async () => (await helper.request().get('/dingtalk-event-center/overview').expect(200)).body;
+/** A dispatch node's counts as the overview gives them: queued and dead from the store's queue, delivered counted. */
+const countsOf = async (id) => (await overview()).dispatchers.find((d) => d.id === id).counts;
+
 describe('event center admin routes', function () {
   let server;
   let base;
@@ -87,7 +91,8 @@ describe('event center admin routes', function () {
     await push('/dt-a', { EventType: 'bpms_instance_change', eventId: 'ev-approval', CorpId: APP.corpId, processInstanceId: 'pi-77', staffId: 'staff-1' });
     await push('/dt-b', { EventType: 'user_add_org', eventId: 'ev-user', CorpId: APP.corpId, userId: ['zhang-san'] });
     await until('two deliveries each to hr and oa, two dead letters of erp', async () => {
-      const counts = await Promise.all(subscribers.map(async (id) => (await helper.getNode(id).stats()).counts));
+      const { dispatchers } = await overview();
+      const counts = subscribers.map((id) => dispatchers.find((d) => d.id === id).counts);
       return counts[0].delivered === 2 && counts[1].delivered === 2 && counts[2].dead === 2;
     });
   });
@@ -104,7 +109,7 @@ describe('event center admin routes', function () {
     (await fetch(`${base}/dt-a?${bad.query.replace(/msg_signature=[^&]+/, 'msg_signature=0000')}`, { method: 'POST', body: bad.body })).status.should.equal(403);
     const res = await helper.request().get('/dingtalk-event-center/overview').expect(200);
     const a = res.body.receivers.find((r) => r.id === 'in-a');
-    a.should.have.properties({ name: 'Receiver A', path: '/dt-a', received: 1, duplicates: 0, rejected: 1 });
+    a.should.have.properties({ name: 'Receiver A', kind: 'http', path: '/dt-a', received: 1, duplicates: 0, rejected: 1, poison: 0 });
     a.rejectedByCode.should.eql({ 'bad-signature': 1 });
     a.lastEventAt.should.be.within(Date.now() - 60_000, Date.now());
     res.body.receivers.find((r) => r.id === 'in-b').should.have.properties({ received: 1, rejected: 0 });
@@ -114,8 +119,8 @@ describe('event center admin routes', function () {
     erp.host.should.equal(new URL(endpoints.erp.url).host);
     const hr = res.body.dispatchers.find((d) => d.id === 'hr');
     hr.counts.should.eql({ queued: 0, delivered: 2, dead: 0 });
-    hr.deliveredPerMinute.should.be.above(0);
-    (hr.oldestQueuedAt === undefined).should.be.true();
+    hr.deliveredPerMinute.should.equal(2 / 5); // the average over the last five minutes
+    (hr.oldestQueuedAge === undefined).should.be.true();
     res.body.perMinute.counts.should.have.length(60);
     res.body.perMinute.counts.reduce((x, y) => x + y, 0).should.equal(2);
     (res.body.perMinute.counts[58] + res.body.perMinute.counts[59]).should.equal(2); // the last minute or two
@@ -146,37 +151,64 @@ describe('event center admin routes', function () {
     detail.body.deliveries.forEach((d) => d.should.not.have.property('body'));
   });
 
+  it('shows the age of the oldest queued delivery', async function () {
+    endpoints.hr.up = false; // retried after a minute: the events stay queued
+    await helper.setFlows([
+      { id: 'tab', type: 'tab' },
+      { id: 'slow', z: 'tab', type: 'dingtalk-dispatch', name: 'slow system', url: endpoints.hr.url, retrySchedule: '0, 60', wires: [[], []] },
+    ], 'full');
+    helper.getNode('slow').receive({ topic: 'user_add_org', payload: { userId: ['li-si'] }, dingtalk: { eventId: 'ev-queued', eventType: 'user_add_org' } });
+    await until('the failed attempt', () => endpoints.hr.hits === 3);
+    await new Promise((r) => setTimeout(r, 1100));
+    const slow = (await overview()).dispatchers.find((d) => d.id === 'slow');
+    slow.counts.queued.should.equal(1);
+    slow.oldestQueuedAge.should.be.within(1000, 30_000);
+  });
+
   it('replays one dead letter, then all of a subscriber, and exports dead letters as JSON', async function () {
-    const exported = await helper.request().get('/dingtalk-dispatch/erp/dead-letters').expect(200);
+    const exported = await helper.request().get('/dingtalk-event-center/dead-letters/erp').expect(200);
     exported.headers['content-disposition'].should.match(/attachment; filename="dead-letters-erp\.json"/);
     const letters = JSON.parse(exported.text);
     letters.map((l) => l.eventId).sort().should.eql(['ev-approval', 'ev-user']);
     letters.find((l) => l.eventId === 'ev-user').payload.userId.should.eql(['zhang-san']);
     endpoints.erp.up = true;
     const one = letters.find((l) => l.eventId === 'ev-user');
-    (await helper.request().post('/dingtalk-dispatch/erp/replay').send({ id: one.id }).expect(200)).body.should.eql({ replayed: 1 });
-    await until('the replayed delivery', async () => (await helper.getNode('erp').stats()).counts.delivered === 1);
-    (await helper.request().post('/dingtalk-dispatch/erp/replay').send({}).expect(200)).body.should.eql({ replayed: 1 });
-    await until('every dead letter delivered', async () => (await helper.getNode('erp').stats()).counts.delivered === 2);
-    JSON.parse((await helper.request().get('/dingtalk-dispatch/erp/dead-letters').expect(200)).text).should.eql([]);
+    // The dispatch node's own export (its dialog) answers the same file.
+    JSON.parse((await helper.request().get('/dingtalk-dispatch/erp/dead-letters').expect(200)).text).should.eql(letters);
+    (await helper.request().post('/dingtalk-event-center/replay').send({ subscriber: 'erp', id: 'x' }).expect(400)).body.should.eql({ error: 'id', params: { id: 'x' } });
+    (await helper.request().post('/dingtalk-event-center/replay').send({ subscriber: 'nope' }).expect(404)).body.should.eql({ error: 'not-deployed' });
+    (await helper.request().post('/dingtalk-event-center/replay').send({}).expect(404)).body.should.eql({ error: 'not-deployed' });
+    await helper.request().get('/dingtalk-event-center/dead-letters/nope').expect(404);
+    (await helper.request().post('/dingtalk-event-center/replay').send({ subscriber: 'erp', id: one.id }).expect(200)).body.should.eql({ replayed: 1 });
+    await until('the replayed delivery', async () => (await countsOf('erp')).delivered === 1);
+    (await countsOf('erp')).dead.should.equal(1);
+    (await helper.request().post('/dingtalk-event-center/replay').send({ subscriber: 'erp' }).expect(200)).body.should.eql({ replayed: 1 });
+    await until('every dead letter delivered', async () => (await countsOf('erp')).delivered === 2);
+    JSON.parse((await helper.request().get('/dingtalk-event-center/dead-letters/erp').expect(200)).text).should.eql([]);
     const detail = await helper.request().get('/dingtalk-event-center/events/ev-user').expect(200);
     detail.body.deliveries.find((d) => d.subscriber === 'erp').should.have.properties({ state: 'delivered', lastStatus: 200 });
   });
 
   it('lets a read-only user view and export, not replay', async function () {
-    for (const path of ['/dingtalk-event-center/overview', '/dingtalk-event-center/events', '/dingtalk-event-center/events/ev-user', '/dingtalk-dispatch/erp/dead-letters']) {
+    for (const path of ['/dingtalk-event-center/overview', '/dingtalk-event-center/events', '/dingtalk-event-center/events/ev-user',
+      '/dingtalk-event-center/dead-letters/erp', '/dingtalk-dispatch/erp/dead-letters']) {
       await helper.request().get(path).set('X-Scope', 'read').expect(200);
+      await helper.request().get(path).set('X-Scope', 'dingtalk.read').expect(path.startsWith('/dingtalk-event-center/') ? 200 : 401);
       await helper.request().get(path).set('X-Scope', 'flows.read').expect(401);
     }
+    await helper.request().post('/dingtalk-event-center/replay').set('X-Scope', 'read').send({ subscriber: 'erp' }).expect(401);
+    await helper.request().post('/dingtalk-event-center/replay').set('X-Scope', 'dingtalk.read').send({ subscriber: 'erp' }).expect(401);
     await helper.request().post('/dingtalk-dispatch/erp/replay').set('X-Scope', 'read').send({}).expect(401);
-    (await helper.getNode('erp').stats()).counts.dead.should.equal(2);
+    await helper.request().post('/dingtalk-dispatch/erp/replay').set('X-Scope', 'dingtalk.write').send({}).expect(401);
+    (await countsOf('erp')).dead.should.equal(2);
+    (await helper.request().post('/dingtalk-event-center/replay').set('X-Scope', 'read, dingtalk.write').send({ subscriber: 'erp' }).expect(200)).body.should.eql({ replayed: 2 });
     await helper.request().post('/dingtalk-dispatch/erp/replay').set('X-Scope', 'read, dingtalk-dispatch.write').send({}).expect(200);
   });
 
   it('never answers with a secret', async function () {
     const texts = [];
     for (const path of ['/dingtalk-event-center/overview', '/dingtalk-event-center/events', '/dingtalk-event-center/events/ev-user',
-      '/dingtalk-event-center/events/ev-approval', '/dingtalk-dispatch/erp/dead-letters', '/dingtalk-dispatch/hr/deliveries?state=delivered']) {
+      '/dingtalk-event-center/events/ev-approval', '/dingtalk-event-center/dead-letters/erp', '/dingtalk-dispatch/erp/dead-letters', '/dingtalk-dispatch/hr/deliveries?state=delivered']) {
       texts.push((await helper.request().get(path).expect(200)).text);
     }
     const all = texts.join('\n');

@@ -38,7 +38,7 @@ export class StreamHub {
     private readonly intake: EventIntake,
     private readonly emit: (message: ReceivedEvent) => void = (message) => void this.send(message),
     /** Told of each event frame's outcome once (not once per listener), for the hub's counters. */
-    private readonly tally: (outcome: 'new' | 'duplicate' | 'poison') => void = () => undefined,
+    private readonly tally: (outcome: 'new' | 'duplicate' | 'poison', source: EventSource) => void = () => undefined,
   ) {}
 
   get size(): number {
@@ -114,7 +114,7 @@ export class StreamHub {
       // No node to report it to only while the last one closes the connection: the next one gets it.
       if (this.listeners.size === 0) return { ack: 'LATER', verdict: 'poison' };
       for (const l of this.listeners) l.onPoison?.(poison);
-      this.tally('poison');
+      this.tally('poison', source);
       return { ack: 'SUCCESS', verdict: 'poison' };
     }
     const dingtalk = describeEvent(frame, source);
@@ -128,7 +128,7 @@ export class StreamHub {
       throw err; // -> LATER
     }
     for (const l of this.listeners) l.onStore?.(undefined);
-    this.tally(verdict);
+    this.tally(verdict, source);
     if (verdict === 'new') this.emit(message);
     return { ack: 'SUCCESS', verdict };
   }
