@@ -233,6 +233,17 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
         return location.origin + (root || '') + (path.charAt(0) === '/' ? path : '/' + path);
     }
 
+    /** Distinct paths of the receivers (dingtalk-event-in) in the workspace that use the app `appId`. */
+    function receiverPaths(appId) {
+        var paths = [];
+        RED.nodes.eachNode(function (n) {
+            if (n.type === 'dingtalk-event-in' && n.app === appId && typeof n.url === 'string' && n.url && paths.indexOf(n.url) === -1) {
+                paths.push(n.url);
+            }
+        });
+        return paths;
+    }
+
     /** True for an http:// or https:// URL with a host. */
     function isHttpUrl(value) {
         var text = typeof value === 'string' ? value.trim() : '';
@@ -473,6 +484,7 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
         copyButton: copyButton,
         httpNodeRoot: httpNodeRoot,
         callbackUrl: callbackUrl,
+        receiverPaths: receiverPaths,
         isHttpUrl: isHttpUrl,
         postJson: postJson,
         pickLabel: pickLabel,

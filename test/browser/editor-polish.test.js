@@ -107,6 +107,9 @@ describe('editor polish: credentials, copy buttons, console block, palette searc
       const page = editor.page;
       const mark = editor.errorMark();
 
+      // The receivers using the app, as the app's and the callback admin's dialogs list them.
+      (await editor.evaluate((id) => DingTalkEditor.receiverPaths(id), ids.app)).should.eql([path]);
+
       // A new app: generate, then copy what the DingTalk console needs.
       await openAppDialog(editor, ids.app);
       const block = page.locator('#node-config-dingtalk-app-console');
