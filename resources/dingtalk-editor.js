@@ -53,21 +53,72 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
     /**
      * Password inputs with a show/hide button and a message line under each.
      * fields: name -> { input, toggle, message (jQuery), check(value) -> { kind, text } or null }; check is
-     * asked about typed values only: the saved placeholder shows the node's tip.saved while revealed.
-     * options: { t: the node's translate function (button.show, button.hide, tip.saved),
+     * asked about typed values only: a saved value shows the node's tip.saved while revealed.
+     * options: { t: the node's translate function (button.show, button.hide, tip.saved, tip.saved-hidden),
      *            css: prefix of the message classes (<css>-error, <css>-warning, <css>-hint) }.
-     * Returns { isRevealed(name), reveal(name, visible), check(name), checkAll(), generate($button, makers) }.
+     * A saved credential is in the input as the editor's placeholder "__PWRD__" (the secret never reaches the
+     * editor). Revealed, it would read "__PWRD__": the input is emptied instead and its placeholder says
+     * tip.saved-hidden ("saved (hidden)"). Until something is typed it still stands for the saved value:
+     * hiding the input puts "__PWRD__" back, and so must restoreSaved(), which the node's oneditsave calls
+     * (Node-RED reads the inputs after oneditsave; an empty input would delete the saved credential).
+     * Returns { isRevealed(name), isSaved(name), value(name), reveal(name, visible), check(name), checkAll(),
+     *           generate($button, makers), restoreSaved(), onChange(listener) }.
      */
     function secretFields(fields, options) {
         var t = options.t;
         var classes = MESSAGE_KINDS.map(function (kind) { return options.css + '-' + kind; }).join(' ');
+        var listeners = [];
 
         function isRevealed(name) {
             return fields[name].input.attr('type') === 'text';
         }
 
+        /** Whether the field stands for a saved value (shown as the placeholder, or revealed and untouched). */
+        function isSaved(name) {
+            var f = fields[name];
+            return f.input.val() === SAVED_PLACEHOLDER || (f.keepSaved === true && f.input.val() === '');
+        }
+
+        /** The value typed or generated in this dialog; '' for a saved or empty one. */
+        function value(name) {
+            return isSaved(name) ? '' : fields[name].input.val();
+        }
+
+        function changed(name) {
+            listeners.forEach(function (listener) {
+                listener(name);
+            });
+        }
+
+        /** Ends the "saved (hidden)" state: the input shows its own placeholder again. */
+        function forgetSaved(name) {
+            var f = fields[name];
+            if (f.keepSaved) {
+                f.keepSaved = false;
+                f.input.attr('placeholder', f.ownPlaceholder || null);
+            }
+        }
+
+        function restoreSaved() {
+            Object.keys(fields).forEach(function (name) {
+                var f = fields[name];
+                if (f.keepSaved && f.input.val() === '') {
+                    forgetSaved(name);
+                    f.input.val(SAVED_PLACEHOLDER);
+                }
+            });
+        }
+
         function reveal(name, visible) {
             var f = fields[name];
+            if (visible && f.input.val() === SAVED_PLACEHOLDER) {
+                f.keepSaved = true;
+                f.ownPlaceholder = f.input.attr('placeholder');
+                f.input.val('').attr('placeholder', t('tip.saved-hidden'));
+            } else if (!visible && f.keepSaved && f.input.val() === '') {
+                forgetSaved(name);
+                f.input.val(SAVED_PLACEHOLDER);
+            }
             f.input.attr('type', visible ? 'text' : 'password');
             f.toggle.find('i').toggleClass('fa-eye', !visible).toggleClass('fa-eye-slash', visible);
             f.toggle.attr('title', t(visible ? 'button.hide' : 'button.show'));
@@ -84,12 +135,12 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
         }
 
         function check(name) {
-            var value = fields[name].input.val();
-            if (value === SAVED_PLACEHOLDER) {
+            if (isSaved(name)) {
                 show(name, { kind: 'hint', text: isRevealed(name) ? t('tip.saved') : '' });
             } else {
-                show(name, fields[name].check(value));
+                show(name, fields[name].check(fields[name].input.val()));
             }
+            changed(name);
         }
 
         function checkAll() {
@@ -104,6 +155,7 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
             $button.on('click', function (event) {
                 event.preventDefault();
                 Object.keys(makers).forEach(function (name) {
+                    forgetSaved(name);
                     fields[name].input.val(makers[name]());
                     reveal(name, true);
                 });
@@ -116,6 +168,10 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
 
         Object.keys(fields).forEach(function (name) {
             reveal(name, false);
+            // Typing (or pasting, cutting) replaces the saved value, even with nothing.
+            fields[name].input.on('input', function () {
+                forgetSaved(name);
+            });
             fields[name].input.on('change keyup input paste', function () {
                 check(name);
             });
@@ -126,7 +182,17 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
             });
         });
 
-        return { isRevealed: isRevealed, reveal: reveal, check: check, checkAll: checkAll, generate: generate };
+        return {
+            isRevealed: isRevealed,
+            isSaved: isSaved,
+            value: value,
+            reveal: reveal,
+            check: check,
+            checkAll: checkAll,
+            generate: generate,
+            restoreSaved: restoreSaved,
+            onChange: function (listener) { listeners.push(listener); }
+        };
     }
 
     /** A copy-to-clipboard button for text(); hidden in editors without RED.clipboard. Empty text copies nothing. */
@@ -165,6 +231,17 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
     /** The address DingTalk pushes to for a receiver path, as this browser reaches Node-RED (root: httpNodeRoot()). */
     function callbackUrl(root, path) {
         return location.origin + (root || '') + (path.charAt(0) === '/' ? path : '/' + path);
+    }
+
+    /** Distinct paths of the receivers (dingtalk-event-in) in the workspace that use the app `appId`. */
+    function receiverPaths(appId) {
+        var paths = [];
+        RED.nodes.eachNode(function (n) {
+            if (n.type === 'dingtalk-event-in' && n.app === appId && typeof n.url === 'string' && n.url && paths.indexOf(n.url) === -1) {
+                paths.push(n.url);
+            }
+        });
+        return paths;
     }
 
     /** True for an http:// or https:// URL with a host. */
@@ -407,6 +484,7 @@ window.DingTalkEditor = window.DingTalkEditor || (function () {
         copyButton: copyButton,
         httpNodeRoot: httpNodeRoot,
         callbackUrl: callbackUrl,
+        receiverPaths: receiverPaths,
         isHttpUrl: isHttpUrl,
         postJson: postJson,
         pickLabel: pickLabel,

@@ -39,11 +39,16 @@ fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'nod
 // Load the working copy as an installed module (like `npm install <folder>`), so locales and icons work.
 fs.symlinkSync(root, path.join(userDir, 'node_modules', ...pkg.name.split('/')), 'dir');
 
-const example = JSON.parse(fs.readFileSync(exampleFile, 'utf8'));
-const tabId = example.find((n) => n.z)?.z || 'dingtalk-demo-tab';
-const flows = [{ id: tabId, type: 'tab', label: 'DingTalk demo', disabled: false, info: '' }, ...example];
+// The demo's receiver path: none of the examples uses it, so any example imports into the demo without two
+// receivers on one path (test/examples.test.js checks).
+const DEMO_PATH = '/dingtalk/demo';
+
+const flows = JSON.parse(fs.readFileSync(exampleFile, 'utf8'));
+const tab = flows.find((n) => n.type === 'tab');
 const app = flows.find((n) => n.type === 'dingtalk-app');
 const receiver = flows.find((n) => n.type === 'dingtalk-event-in');
+tab.label = 'DingTalk demo / 钉钉演示';
+receiver.url = DEMO_PATH;
 app.appKey = appKey;
 app.name = app.name || 'Demo DingTalk app';
 fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));

@@ -65,25 +65,47 @@ describe('example flows', function () {
     }
   });
 
-  it('every receiver of every example has a path of its own, and none but the demo\'s own example uses the npm start demo\'s', function () {
-    // Users import several examples into one workspace, often the npm start demo's: a shared path would
+  it('no two examples and the npm start demo share a receiver path', function () {
+    // Users import several examples into one workspace, often into the npm start demo: a shared path would
     // leave one receiver inactive (and the editor marks it invalid).
     const { normalisePath } = require('../core/http/route-table');
     const owners = new Map();
+    const claim = (p, owner) => {
+      const key = normalisePath(p);
+      should.not.exist(owners.get(key), `${owner} and ${owners.get(key)} both receive on ${key}`);
+      owners.set(key, owner);
+    };
     for (const { file, nodes } of examples) {
-      for (const n of nodes.filter((x) => x.type === 'dingtalk-event-in')) {
-        const p = normalisePath(n.url || '/dingtalk/events');
-        should.not.exist(owners.get(p), `${file} and ${owners.get(p)} both receive on ${p}`);
-        owners.set(p, file);
-      }
+      for (const n of nodes.filter((x) => x.type === 'dingtalk-event-in')) claim(n.url || '/dingtalk/events', file);
     }
     owners.size.should.be.aboveOrEqual(4);
-    // The demo deploys the first receiver of the example file scripts/start.js names.
+    // The demo deploys the example scripts/start.js names, with its receiver moved to DEMO_PATH.
     const start = fs.readFileSync(path.join(ROOT, 'scripts', 'start.js'), 'utf8');
     const demoFile = /path\.join\(root, 'examples', '([^']+)'\)/.exec(start)[1];
-    const demoReceiver = JSON.parse(fs.readFileSync(path.join(DIR, demoFile), 'utf8')).find((n) => n.type === 'dingtalk-event-in');
-    const demoPath = normalisePath(demoReceiver.url);
-    demoPath.should.equal('/dingtalk/events');
-    owners.get(demoPath).should.equal(demoFile);
+    examples.map((e) => e.file).should.containEql(demoFile);
+    const demoPath = /const DEMO_PATH = '([^']+)'/.exec(start)?.[1];
+    should.exist(demoPath, 'scripts/start.js names no DEMO_PATH');
+    /receiver\.url = DEMO_PATH;/.test(start).should.be.true('scripts/start.js does not give the demo receiver DEMO_PATH');
+    claim(demoPath, 'the npm start demo');
+  });
+
+  it('each example is one named tab holding all its flow nodes (config nodes stay global)', function () {
+    for (const { file, nodes } of examples) {
+      const tabs = nodes.filter((n) => n.type === 'tab');
+      tabs.length.should.equal(1, `${file}: ${tabs.length} tabs`);
+      const [tab] = tabs;
+      (tab.label || '').trim().should.not.be.empty(`${file}: the tab has no name`);
+      tab.label.should.match(CHINESE, `${file}: the tab name has no Chinese`);
+      tab.label.should.match(/[A-Za-z]{3,}/, `${file}: the tab name has no English`);
+      for (const n of nodes.filter((x) => x.type !== 'tab')) {
+        if (configTypes.includes(n.type)) should.not.exist(n.z, `${file}: config node ${n.id} is on a tab`);
+        else should(n.z).equal(tab.id, `${file}: ${n.type} ${n.id} is not on the example's tab`);
+      }
+    }
+  });
+
+  it('the examples\' tab names are all different', function () {
+    const labels = examples.map(({ nodes }) => nodes.find((n) => n.type === 'tab')?.label);
+    new Set(labels).size.should.equal(labels.length, labels.join(' | '));
   });
 });

@@ -141,13 +141,15 @@ class Editor {
     await this.page.mouse.up();
   }
 
-  /** Types into the palette filter (fill() does not trigger the filter); '' clears it. */
+  /** Types into the palette filter (fill() does not trigger the filter); '' clears it. Chinese works too. */
   async filterPalette(text) {
     const input = this.page.locator('#red-ui-palette-search input');
     await input.click();
     await input.press('ControlOrMeta+a');
     await input.press('Delete');
     if (text) await input.pressSequentially(text);
+    // The filter runs on keyup, and characters typed without a key of their own (钉钉) send none: End does.
+    await input.press('End');
     // The palette filters 100 ms after the last key: wait until each node's filtered state agrees with
     // the text and only categories with a match are left. Node-RED 4.1 marks filtered nodes with
     // data-filter, 4.0 hides them.

@@ -20,7 +20,7 @@ describe('npm start (e2e)', function () {
     const { field, port } = started;
     field('Editor').should.equal(`http://127.0.0.1:${port}/admin/`);
     const callbackUrl = field('Callback URL');
-    callbackUrl.should.equal(`http://127.0.0.1:${port}/dingtalk/events`);
+    callbackUrl.should.equal(`http://127.0.0.1:${port}/dingtalk/demo`);
     const creds = { token: field('Token'), aesKey: field('aesKey'), receiveId: field('AppKey') };
     creds.aesKey.should.match(/^[A-Za-z0-9]{43}$/);
 

@@ -217,6 +217,6 @@ describe('dingtalk-event-switch', function () {
     const res = await helper.request().get('/dingtalk-event-switch/catalogue').expect(200);
     res.body.groups.map((g) => g.id).should.eql(GROUP_IDS);
     res.body.events.find((e) => e.type === 'bpms_task_change').should.have.properties({ group: 'approval' });
-    res.body.events.find((e) => e.type === 'bpms_task_change').label['zh-CN'].should.equal('审批任务状态变更');
+    res.body.events.find((e) => e.type === 'bpms_task_change').label['zh-CN'].should.equal('审批任务开始、结束、转交');
   });
 });

@@ -124,7 +124,7 @@ describe('core/sim/cli (dingtalk-sim)', function () {
     r.code.should.equal(0);
     const lines = r.out.split('\n');
     lines.should.have.length(sampleEventTypes().length);
-    lines.find((l) => l.startsWith('bpms_instance_change')).should.match(/approval\s+Approval instance changed \/ 审批实例状态变更$/);
+    lines.find((l) => l.startsWith('bpms_instance_change')).should.match(/approval\s+Approval instance changed \/ 审批实例开始、结束$/);
     const json = JSON.parse((await run(['types', '--json'])).out);
     json[0].should.have.properties(['type', 'group', 'label']);
   });
