@@ -42,9 +42,22 @@ function noErrors(editor, mark, during) {
 
 /** The texts the tab itself renders (headings, labels, buttons, hints, states, chart labels): not data. */
 async function tabTexts(editor) {
-  return editor.evaluate(() => $('#red-ui-sidebar-content .dingtalk-ec')
+  return editor.evaluate(() => $('.dingtalk-ec')
     .find('th, label, button, .dingtalk-ec-title, .dingtalk-ec-subtitle, .dingtalk-ec-hint, .dingtalk-ec-state, .dingtalk-ec-label, .dingtalk-ec-badge')
     .toArray().map((e) => e.textContent.trim()).filter((s) => s && !/^[\d\s.:/-]+$/.test(s)));
+}
+
+/**
+ * The tab's title as the editor shows it: Node-RED 4's tab strip shows its label; Node-RED 5's tab bar has
+ * icons only and names the tab (button tooltip, section banner) by its name.
+ */
+async function assertTabTitle(editor, texts) {
+  const shown = await editor.evaluate(() => {
+    const strip = $('#red-ui-tab-dingtalk-event-center .red-ui-tab-label');
+    if (strip.length) return { label: strip.text() };
+    return { name: $('button[data-tab-id="dingtalk-event-center"]').attr('aria-label') };
+  });
+  shown.should.eql('label' in shown ? { label: texts.tab.label } : { name: texts.tab.name });
 }
 
 describe('event center sidebar in Chromium, real Node-RED with the packed module (browser e2e)', function () {
@@ -65,7 +78,7 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
   async function openTab(editor) {
     await editor.page.goto(`${red.adminBase}/`);
     await editor.page.waitForFunction(() => window.RED && RED.workspaces && RED.workspaces.active() && !$('#red-ui-header-shade').is(':visible'));
-    await editor.page.waitForFunction(() => $('#red-ui-tab-dingtalk-event-center').length === 1);
+    await editor.page.waitForFunction(() => RED.sidebar.containsTab('dingtalk-event-center'));
     await editor.evaluate(() => RED.sidebar.show('dingtalk-event-center')); // the tab may sit in the overflow menu
     await editor.page.locator('.dingtalk-ec-overview .dingtalk-ec-receivers').waitFor({ state: 'visible' });
   }
@@ -137,7 +150,7 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
     const mark = en.errorMark();
     await openTab(en);
     const page = en.page;
-    (await en.evaluate(() => $('#red-ui-tab-dingtalk-event-center .red-ui-tab-label').text())).should.equal(EN.tab.label);
+    await assertTabTitle(en, EN);
     // The overview: both receivers counted one event, the Stream app its test event; ERP has two dead letters.
     const receivers = await en.evaluate(() => $('.dingtalk-ec-receivers tbody tr').toArray().map((tr) => $(tr).children().slice(0, 2).toArray().map((td) => td.textContent)));
     receivers.should.eql([['Receiver A', '1'], ['Receiver B', '1'], [`Stream app ${EN.overview.stream}`, '1']]);
@@ -186,7 +199,7 @@ describe('event center sidebar in Chromium, real Node-RED with the packed module
     await openTab(zh);
     const page = zh.page;
     (await zh.evaluate(() => RED.i18n.lang())).should.equal('zh-CN');
-    (await zh.evaluate(() => $('#red-ui-tab-dingtalk-event-center .red-ui-tab-label').text())).should.equal(ZH.tab.label);
+    await assertTabTitle(zh, ZH);
     (await page.locator('.dingtalk-ec-overview .dingtalk-ec-title').first().innerText()).should.equal(ZH.overview.chart);
     (await page.locator('.dingtalk-ec-receivers .dingtalk-ec-badge').innerText()).should.equal(ZH.overview.stream);
     (await page.locator('svg.dingtalk-ec-chart rect.dingtalk-ec-bar').count()).should.equal(60);

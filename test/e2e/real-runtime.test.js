@@ -40,6 +40,8 @@ describe('real Node-RED process with the packed module (e2e)', function () {
 
   before(async function () {
     install = installPackedModule();
+    // Which better-sqlite3 the user directory got (12.x compiled on Node 20, 13.x prebuilt on Node >= 22).
+    console.log(`      Node.js ${process.version}, user directory: better-sqlite3 ${install.sqliteVersion}`);
     sink = await startSink();
   });
 

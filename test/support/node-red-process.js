@@ -6,6 +6,7 @@ const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { startOnFreePort, PORT_IN_USE } = require('./ports');
 const { tempDir } = require('./temp');
+const { packageDir, manifest, copyWithDependencies } = require('./installed-package');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // DINGTALK_E2E_NODE_RED=<dir with node_modules/node-red> runs the same tests against another Node-RED
@@ -43,15 +44,14 @@ function installPackedModule() {
   const userDir = path.join(work, 'userdir');
   fs.mkdirSync(userDir);
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
-  // better-sqlite3 builds from source here (no prebuilt download): seed the copy this checkout already
-  // built, which npm then keeps because it satisfies the range. Everything else installs as users get it.
-  const seeded = path.join(userDir, 'node_modules', 'better-sqlite3');
-  fs.cpSync(path.dirname(require.resolve('better-sqlite3/package.json')), seeded, { recursive: true });
-  for (const dep of ['bindings', 'file-uri-to-path']) {
-    fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(userDir, 'node_modules', dep), { recursive: true });
-  }
+  // better-sqlite3 12.x (what npm picks on Node 20) builds from source here, a minute per user directory:
+  // seed the copy this checkout compiled (node-gyp's build/ folder), which npm keeps because it satisfies
+  // the range (npm does not complete a package it keeps: its dependencies are seeded with it). 13.x
+  // (Node >= 22) ships its binary and installs in seconds: it is left to npm, as in the palette manager.
+  if (fs.existsSync(path.join(packageDir('better-sqlite3', ROOT), 'build'))) copyWithDependencies('better-sqlite3', ROOT, userDir);
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', tarball], { cwd: userDir, stdio: 'pipe' });
-  return { work, userDir, tarball };
+  const installed = manifest(packageDir('better-sqlite3', userDir)).version;
+  return { work, userDir, tarball, sqliteVersion: installed };
 }
 
 class NodeRedProcess {

@@ -8,6 +8,16 @@ const eventInModule = require('../../nodes/dingtalk-event-in.js').default;
 const { APP } = require('./push');
 
 helper.init(require.resolve('node-red'));
+
+// The helper's setFlows starts listening for 'flows:started' only once the deploy call has returned (Node-RED
+// starts the flows after that, without waiting) and gives up after 300 ms: on a busy two-core CI machine the
+// start takes longer and a redeploy test failed with "timeout waiting event". Listen before deploying and wait
+// for the start itself (the test's own timeout still bounds it).
+helper.setFlows = async function setFlows(flow, type, credentials) {
+  const started = new Promise((resolve) => this._events.once('flows:started', resolve));
+  await this._redNodes.setFlows(flow, credentials || {}, typeof type === 'string' ? type : 'full');
+  await started;
+};
 const { hooks } = require('./hooks');
 
 // The helper's RED._ returns the key; render parameters too, so status texts show their counts.

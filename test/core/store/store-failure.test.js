@@ -6,6 +6,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { describeStoreFailure } = require('../../../core/store/store-failure');
 const { EventStore } = require('../../../core/store/event-store');
+const { copyWithoutCompiledModule } = require('../../support/installed-package');
 
 const openError = (fn) => {
   try {
@@ -28,11 +29,14 @@ describe('core/store/store-failure', function () {
     const dlopen = describeStoreFailure(openError(() => new Database(path.join(dir, 'a.sqlite'), { nativeBinding: fake })));
     dlopen.kind.should.equal('native-module');
     dlopen.detail.should.containEql(fake);
-    // What better-sqlite3's loader (the bindings package) throws when no build is found: many lines.
-    const bindings = require(require.resolve('bindings', { paths: [path.dirname(require.resolve('better-sqlite3'))] }));
-    const missing = openError(() => bindings({ bindings: 'better_sqlite3.node', module_root: dir }));
-    missing.message.split('\n').length.should.be.above(3);
-    describeStoreFailure(missing).should.eql({ kind: 'native-module', detail: 'Could not locate the bindings file. Tried:' });
+    // What better-sqlite3 throws when its compiled module is missing (an install that built nothing): many
+    // lines, the paths tried (12.x) or a require stack (13.x).
+    const Unbuilt = require(copyWithoutCompiledModule('better-sqlite3', dir));
+    const missing = openError(() => new Unbuilt(':memory:'));
+    const lines = missing.message.split('\n');
+    lines.length.should.be.above(2);
+    lines[0].should.match(/better_sqlite3\.node|bindings file/);
+    describeStoreFailure(missing).should.eql({ kind: 'native-module', detail: lines[0].trim() });
     // Node's own words for a module built for another Node.js (ABI), as after an upgrade of Node.
     describeStoreFailure(Object.assign(new Error(
       "The module '/srv/node-red/node_modules/better-sqlite3/build/Release/better_sqlite3.node'\nwas compiled against a different Node.js version using\nNODE_MODULE_VERSION 115. This version of Node.js requires\nNODE_MODULE_VERSION 127."), { code: 'ERR_DLOPEN_FAILED' })).kind.should.equal('native-module');
