@@ -200,10 +200,6 @@ export class SqliteHubStore implements HubStore {
     return later(() => this.events.eventsPerMinute(from, minutes));
   }
 
-  oldestQueuedAt(subscriber: string): Promise<number | undefined> {
-    return later(() => this.events.head(subscriber)?.createdAt);
-  }
-
   // --- housekeeping ------------------------------------------------------------------------------
 
   pruneInbox(before: number, limit: number): Promise<number> {

@@ -163,8 +163,6 @@ export interface EventCenterStore {
   deliveriesOf(eventId: string): Promise<Delivery[]>;
   /** How many events were received in each of `minutes` minutes from `from` (ms), oldest minute first. */
   eventsPerMinute(from: number, minutes: number): Promise<number[]>;
-  /** When the subscriber's oldest queued delivery (the head of its queue) was queued; undefined when none. */
-  oldestQueuedAt(subscriber: string): Promise<number | undefined>;
 }
 
 export interface HubStore extends InboxStore, OutboxStore, HousekeepingStore, CounterStore, EventCenterStore {

@@ -490,18 +490,6 @@ function runStoreContract(name, makeStore, options = {}) {
         (await store.eventsPerMinute(from - 60 * 60_000, 60)).every((n) => n === 0).should.be.true();
       });
 
-      it('tells when the oldest queued delivery of a subscriber was queued', async function () {
-        (await store.oldestQueuedAt('s') === undefined).should.be.true();
-        const before = Date.now();
-        await store.enqueue('s', 'e1', 't', '{}', 0);
-        await sleep(20);
-        await store.enqueue('s', 'e2', 't', '{}', 0);
-        const first = await store.oldestQueuedAt('s');
-        first.should.be.within(before - 1000, Date.now());
-        const [c] = await store.claim('s', { limit: 1, leaseMs: LONG, ordered: true });
-        await store.recordDelivered(c.delivery.id, c.token, 200);
-        (await store.oldestQueuedAt('s')).should.be.above(first);
-      });
     });
 
     it('rejects calls once closed', async function () {

@@ -287,11 +287,6 @@ export class RedisHubStore implements HubStore {
     return ((await this.connection.script('perMinute', [Math.floor(from), Math.max(0, Math.floor(minutes))])) as unknown[]).map(Number);
   }
 
-  async oldestQueuedAt(subscriber: string): Promise<number | undefined> {
-    const reply = await this.connection.script('oldestQueued', [subscriber]);
-    return reply === null || reply === undefined ? undefined : Number(reply);
-  }
-
   // --- housekeeping ------------------------------------------------------------------------------
 
   async pruneInbox(before: number, limit: number): Promise<number> {

@@ -577,13 +577,6 @@ for i = 0, tonumber(ARGV[2]) - 1 do
 end
 return out
 `,
-
-  /** ARGV: subscriber. When the head of its queue was queued; nil when the queue is empty. */
-  oldestQueued: `
-local head = redis.call('ZRANGE', sk(ARGV[1], 'q'), 0, 0)[1]
-if not head then return false end
-return redis.call('HGET', B .. 'd:' .. tonumber(head), 'c')
-`,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
