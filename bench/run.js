@@ -13,7 +13,7 @@
 //             DingTalk event in flight) vs Node-RED without it
 //   redis     bench/redis.js: receive and dispatch with the store on Redis (appendfsync always / everysec)
 //             beside SQLite, and one vs two Node-RED instances on one Redis behind a round-robin proxy
-// Writes bench/results/latest.json (and latest.md, the README table; `--report` re-renders them from
+// Writes bench/results/latest.json (and latest.md, the table of docs/performance.md; `--report` re-renders them from
 // latest.json without measuring). Environment:
 //   BENCH_ONLY=receive,dispatch   run some sections, keep the others' last results
 //   BENCH_QUICK=1                 shorter rounds and a 20,000-event backlog (a smoke run)
@@ -331,7 +331,7 @@ function targets(r) {
   return t;
 }
 
-/** Rows of [benchmark, hub, baseline, ratio, target]; also the README table. */
+/** Rows of [benchmark, hub, baseline, ratio, target]; also the table of docs/performance.md. */
 function rows(r) {
   const n = (x) => (x === undefined ? '–' : Math.round(x).toLocaleString('en-US'));
   const met = (key) => (r.targets[key] ? (r.targets[key].met ? 'met' : 'missed') : '');
