@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: a local Node-RED 4.1 with this package loaded and the "Receive DingTalk events" example
 // deployed with freshly generated demo credentials, in a throw-away user directory (.node-red-dev/,
-// ignored by git). Prints the editor URL and what to paste into the DingTalk developer console.
+// ignored by git). Prints the editor URL, a dingtalk-sim command that pushes a sample event to it, and
+// what to paste into the DingTalk developer console.
 //
 // Environment: PORT (default 1880), HOST (default 127.0.0.1), DEV_USER_DIR (default .node-red-dev), DINGTALK_APP_KEY, DINGTALK_TOKEN,
 // DINGTALK_AES_KEY (defaults: generated; the app key must be your app's Client ID for real pushes).
@@ -78,6 +79,9 @@ child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
 const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 const base = `http://${shownHost}:${port}`;
 const callbackUrl = base + receiver.url;
+// The simulator from this checkout, named from where `npm start` was typed (npm runs scripts in the root).
+const simBin = path.relative(process.env.INIT_CWD || process.cwd(), path.join(root, 'bin', 'dingtalk-sim.js')) || 'bin/dingtalk-sim.js';
+const simCommand = `DINGTALK_TOKEN=${token} DINGTALK_AES_KEY=${aesKey} node ${simBin} send --url ${callbackUrl} --receive-id ${appKey} --type bpms_instance_change`;
 
 /** Sends DingTalk's own check_url, signed with the demo credentials: true once it is answered. */
 async function selfCheck() {
@@ -111,6 +115,9 @@ async function selfCheck() {
     `Token:         ${token}`,
     `aesKey:        ${aesKey}`,
     ready ? 'Self-check:    a signed check_url was answered with an encrypted success' : 'Self-check:    the receiver did not answer a signed check_url (see the log above)',
+    '',
+    'Push a signed sample event, as DingTalk does (paste into another terminal; --type all sends every type):',
+    `  ${simCommand}`,
     '',
     'DingTalk developer console → your app → 事件订阅 → HTTP 推送: enter a public URL that reaches the',
     'callback URL above (reverse proxy or tunnel), paste the token and aesKey, and set the AppKey in the',

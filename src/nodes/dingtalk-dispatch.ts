@@ -22,7 +22,7 @@ import { sendTestDelivery, type TestDeliveryResult } from './dispatch-test';
 import { dispatchNode, exportDeadLetters, replayDeadLetters, storeFailed } from './dispatch-actions';
 import { statusPainter, text as tx } from './editor-text';
 import { registerType } from './register-type';
-import { openStore, storeFailureAdvice } from './store-location';
+import { needsRebuild, openStore, storeFailureAdvice } from './store-location';
 import { DeliveryTally } from '../core/counters/tallies';
 import { AlertGate } from '../core/alert-gate';
 import { deadLetterAlert } from './alerts';
@@ -185,9 +185,11 @@ export default function register(RED: NodeAPI): void {
 
     let lease: StoreLease | undefined;
     let storeProblem = '';
+    let rebuild = false;
     try {
       lease = openStore(RED, node, () => status.request());
     } catch (err) {
+      rebuild = needsRebuild(err);
       storeProblem = t('errors.store', { message: storeFailureAdvice(RED, err) });
       problems.push(storeProblem);
     }
@@ -294,7 +296,7 @@ export default function register(RED: NodeAPI): void {
     const status = new RateLimitedCall(() => {
       if (closed) return;
       if (!store || problems.length > 0) {
-        painter.show('red', 'ring', tx('dingtalk-dispatch.status.not-configured'));
+        painter.show('red', 'ring', tx(rebuild ? 'dingtalk-dispatch.status.store-rebuild' : 'dingtalk-dispatch.status.not-configured'));
         return;
       }
       // The server is down or refusing (the worker pauses): no counts to ask for.

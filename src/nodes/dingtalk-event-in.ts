@@ -26,7 +26,7 @@ import { statusPainter, text as tx } from './editor-text';
 import { appText } from './app-texts';
 import { registerType } from './register-type';
 import { afterNextStart } from './runtime-events';
-import { openStore, storeFailureAdvice } from './store-location';
+import { needsRebuild, openStore, storeFailureAdvice } from './store-location';
 import { storeOutage } from './store-outage';
 import { DEFAULT_DEDUP_SECONDS, dedupSeconds } from './store-housekeeping';
 import { ReceiverTally } from '../core/counters/tallies';
@@ -135,6 +135,8 @@ export default function register(RED: NodeAPI): void {
     // Acknowledged means durable: every event goes into the store's inbox (also the de-duplication
     // window, kept dingtalkEventInDedupSeconds by the store's housekeeper) before DingTalk hears "success".
     let lease: StoreLease | undefined;
+    /** The store did not open because better-sqlite3 does not load in this Node.js: the status says rebuild. */
+    let rebuild = false;
     const intake: EventIntake = (eventId, message, contentKey) => {
       if (!lease) return Promise.reject(new Error(t('status.store-error')));
       return lease.store.accept(eventId, node.id, message, scopeContentKey(def.app ?? '', contentKey), def.app ?? '');
@@ -146,6 +148,7 @@ export default function register(RED: NodeAPI): void {
         if (listening) status.runNow();
       });
     } catch (err) {
+      rebuild = needsRebuild(err);
       node.error(t('errors.store', { message: storeFailureAdvice(RED, err) }));
     }
     if (lease) tally = new ReceiverTally(lease.counters, node.id, app?.appKey ?? '');
@@ -204,6 +207,7 @@ export default function register(RED: NodeAPI): void {
     const problem = (): { text: string; warning?: string } | undefined => {
       const outage = storeOutage(lease);
       if (outage) return { text: `dingtalk-event-in.status.${outage}` };
+      if (!lease && rebuild) return { text: 'dingtalk-event-in.status.store-rebuild' };
       if (!lease || storeSpell.failing) return { text: 'dingtalk-event-in.status.store-error' };
       if (!app) return { text: 'dingtalk-event-in.status.no-app', warning: t('errors.no-app') };
       const crypto = app.callbackCrypto();

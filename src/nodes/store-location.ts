@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI } from 'node-red';
-import { describeStoreFailure } from '../core/store/store-failure';
+import { describeStoreFailure, nodeOfModuleVersion } from '../core/store/store-failure';
 import { acquireStore, type StoreLease } from '../core/store/shared-store';
 import { maskSecrets, parseStoreSetting, type StoreSetting, StoreSettingError } from '../core/store/store-settings';
 import { appText } from './app-texts';
@@ -57,10 +57,24 @@ export function openStore(RED: NodeAPI, node: Node, onHealth?: () => void): Stor
   return acquireStore(setting, { ...storeEventLog(RED, node, setting), onHealth, housekeeping: housekeepingFor(RED) });
 }
 
+/** Whether the store failed because better-sqlite3's compiled module does not load here (the status says "rebuild"). */
+export const needsRebuild = (err: unknown): boolean => !(err instanceof StoreSettingError) && describeStoreFailure(err).kind === 'native-module';
+
 /** Why the store could not be opened or used, and what to do, in the runtime's language. */
 export function storeFailureAdvice(RED: NodeAPI, err: unknown): string {
   if (err instanceof StoreSettingError) return RED._(`${ADVICE}.setting.${err.problem.key}`, err.problem.params);
-  const { kind, detail } = describeStoreFailure(err);
+  const { kind, detail, moduleVersions } = describeStoreFailure(err);
+  if (moduleVersions) {
+    // Node's first line names only the file: the versions and the Node.js they belong to say what happened.
+    const builtNode = nodeOfModuleVersion(moduleVersions.built);
+    return RED._(`${ADVICE}.native-module-abi`, {
+      built: moduleVersions.built,
+      builtNode: builtNode === undefined ? RED._(`${ADVICE}.unknown-node`) : `Node.js ${builtNode}`,
+      required: moduleVersions.required,
+      node: process.version,
+      dir: installRoot(),
+    });
+  }
   let file = storePath(RED);
   try {
     const setting = storeSetting(RED);

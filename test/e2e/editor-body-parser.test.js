@@ -9,9 +9,9 @@ require('should');
 const fs = require('node:fs');
 const http = require('node:http');
 const zlib = require('node:zlib');
-const WebSocket = require('ws');
 const { APP, makePush } = require('../support/push');
 const { waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
+const { statuses } = require('../support/comms');
 
 const WARNING = 'shares the HTTP root with the DingTalk receivers';
 const STATUS_NOTE = 'editor parser in front (httpAdminRoot)';
@@ -57,26 +57,6 @@ function post(url, { body, headers = {}, drip } = {}) {
       req.end(body);
     }
   });
-}
-
-/** The nodes' current status texts, from the editor's comms channel (Node-RED retains them). */
-async function statuses(red, ids) {
-  const ws = new WebSocket(`ws://127.0.0.1:${red.port}${red.adminBase.replace(/^http:\/\/[^/]+/, '')}/comms`);
-  const seen = {};
-  try {
-    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-    ws.on('message', (data) => {
-      for (const m of [].concat(JSON.parse(String(data)))) {
-        const id = /^status\/(.+)$/.exec(m.topic ?? '')?.[1];
-        if (id) seen[id] = m.data?.text ?? '';
-      }
-    });
-    ws.send(JSON.stringify({ subscribe: 'status/#' }));
-    await waitFor('the receivers\' status', () => ids.every((id) => seen[id] !== undefined), 10000);
-    return seen;
-  } finally {
-    ws.close();
-  }
 }
 
 const occurrences = (text, part) => text.split(part).length - 1;

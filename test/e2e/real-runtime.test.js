@@ -13,6 +13,7 @@ const { readJson } = require('../support/shared');
 
 const { ROOT, sleep, waitFor, installPackedModule, NodeRedProcess } = require('../support/node-red-process');
 const { startSink } = require('../support/sink');
+const { statuses } = require('../support/comms');
 
 
 function hubFlow(sinkUrl) {
@@ -212,6 +213,43 @@ describe('real Node-RED process with the packed module (e2e)', function () {
         line.should.containEql(storeFile);
         line.should.containEql(answer);
         line.should.not.containEql('dingtalk-app.store'); // a key would mean the catalogue was not found
+      } finally {
+        await red.stop();
+      }
+    });
+  }
+
+  // better-sqlite3 compiled for another Node.js (a user directory built on Node 20, started on Node 24):
+  // Node's error names both module versions on its later lines; the log line keeps them, says which
+  // Node.js the module was built for, and gives the one command that fixes it; the statuses say so too.
+  const required = process.versions.modules;
+  const built = required === '115' ? '127' : '115';
+  const builtNode = built === '115' ? 'Node.js 20' : 'Node.js 22';
+  for (const [lang, advice, status] of [
+    ['en-US', `its compiled module has NODE_MODULE_VERSION ${built} (${builtNode}), and this Node.js ${process.version} requires NODE_MODULE_VERSION ${required}`,
+      'better-sqlite3 needs npm rebuild: see log'],
+    ['zh-CN', `它的编译模块是 NODE_MODULE_VERSION ${built}（${builtNode}），而当前的 Node.js ${process.version} 需要 NODE_MODULE_VERSION ${required}`,
+      'better-sqlite3 需要 npm rebuild：见日志'],
+  ]) {
+    it(`better-sqlite3 built for another Node.js: the log line (${lang}) names both module versions and the command that fixes it`, async function () {
+      const red = new NodeRedProcess(install.userDir, { lang, dingtalkStorePath: path.join(install.userDir, `abi-${lang}.sqlite`) },
+        { execArgv: ['--require', path.join(ROOT, 'test', 'support', 'abi-mismatch.js')] });
+      try {
+        await red.start();
+        await red.deploy([
+          ...hubFlow(sink.url).filter((n) => n.type !== 'function' && n.type !== 'http request').map((n) => (n.id === 'in1' ? { ...n, wires: [['oa1']] } : n)),
+          { id: 'oa1', z: 'tab1', type: 'dingtalk-dispatch', url: sink.url, wires: [[], []] },
+        ]);
+        await waitFor('the receiver route', async () => (await fetch(`${red.nodeBase}/dingtalk/events`, { method: 'POST' })).status !== 404);
+        const res = await pushOver(red.nodeBase, JSON.stringify(readJson('fixtures', 'events', 'user_add_org.json')));
+        res.status.should.equal(503);
+        res.json.error.should.equal('store-unavailable');
+        await waitFor('the advice in the log, from both nodes', () => red.output.split(advice).length === 3);
+        for (const line of red.output.split('\n').filter((l) => l.includes(advice))) {
+          line.should.containEql(`\`cd ${fs.realpathSync(install.userDir)} && npm rebuild better-sqlite3\``);
+          line.should.not.containEql('dingtalk-app.store');
+        }
+        (await statuses(red, ['in1', 'oa1'])).should.eql({ in1: status, oa1: status });
       } finally {
         await red.stop();
       }

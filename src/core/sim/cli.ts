@@ -10,7 +10,8 @@ import { CipherError } from '../cipher';
 import { catalogueEntry, eventIdOf, eventTypeOf, URL_CHECK_EVENTS } from '../events';
 import { sampleEvent, sampleEventTypes } from '../sample-events';
 import { HELP } from './help';
-import { cipherFor, type PushOptions, type PushResult, sendPush, type SignatureParam } from './push-client';
+import { nearest } from './nearest';
+import { cipherFor, NO_RECEIVER, type PushOptions, type PushResult, sendPush, type SignatureParam } from './push-client';
 
 export interface Io {
   out: (line: string) => void;
@@ -139,7 +140,13 @@ function planSend(values: Values): Planned[] {
   const known = sampleEventTypes();
   const chosen = types.includes('all') ? known : types;
   const unknown = chosen.filter((t) => !known.includes(t));
-  if (unknown.length > 0) throw new UsageError(`unknown event type ${unknown.map((t) => `"${t}"`).join(', ')}; run "dingtalk-sim types" to list them`);
+  if (unknown.length > 0) {
+    const named = unknown.map((t) => {
+      const guess = nearest(t, known);
+      return guess === undefined ? `"${t}"` : `"${t}" (did you mean "${guess}"?)`;
+    });
+    throw new UsageError(`unknown event type ${named.join(', ')}; run "dingtalk-sim types" to list them`);
+  }
   const corpId = values['corp-id'] as string | undefined;
   return chosen.map((type) => ({ type, build: (now) => sampleEvent(type, { corpId, now }) }));
 }
@@ -179,8 +186,14 @@ async function push(target: Target, planned: Planned[], times: number, values: V
       const result = await sendPush({ ...target, plaintext }).catch(noAnswer);
       // Only DingTalk's own ids: the hub derives the id of an event without one from the app as well.
       const eventId = URL_CHECK_EVENTS.has(item.type) || !hasOwnId(payload) ? undefined : eventIdOf(payload, plaintext);
-      report(io, values.json === true, item.type, eventId, result);
       total++;
+      if (result.noReceiver) {
+        // Every other push would go to the same wrong path: one line, and stop.
+        if (values.json === true) report(io, true, item.type, eventId, result);
+        else io.out(`${NO_RECEIVER}: ${target.url} (check --url: the path of a deployed dingtalk-event-in node)`);
+        return EXIT_FAILED;
+      }
+      report(io, values.json === true, item.type, eventId, result);
       if (result.verified) verified++;
     }
   }

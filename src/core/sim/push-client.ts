@@ -47,7 +47,11 @@ export interface ReplyCheck {
   error?: { error?: string; message?: string };
   /** Why the push did not verify, in words. */
   problem?: string;
+  /** HTTP 404 without a receiver's JSON error: nothing listens at this URL path (a wrong --url). */
+  noReceiver?: true;
 }
+
+export const NO_RECEIVER = 'no DingTalk receiver at this URL (HTTP 404)';
 
 export interface PushResult extends ReplyCheck {
   status: number;
@@ -77,7 +81,9 @@ export function signPush(cipher: DingTalkCipher, o: Pick<PushOptions, 'url' | 'p
 export function checkReply(cipher: DingTalkCipher, receiveId: string, status: number, body: string): ReplyCheck {
   if (status !== 200) {
     const error = receiverError(body);
-    const what = error ? (error.message ? `${error.error}: ${error.message}` : error.error) : body.trim() ? snippet(body) : '(empty body)';
+    // A receiver answers its own JSON errors; a bare 404 (Node-RED's HTML "Cannot POST") means no receiver has this path.
+    if (!error && status === 404) return { verified: false, noReceiver: true, problem: NO_RECEIVER };
+    const what = error ? (error.message ? `${error.error}: ${error.message}` : error.error) : body.trim() ? bodyGist(body) : '(empty body)';
     return { verified: false, ...(error && { error }), problem: `HTTP ${status}: ${what}` };
   }
   let reply: Record<string, unknown>;
@@ -149,6 +155,13 @@ function receiverError(body: string): { error: string; message?: string } | unde
     // not JSON
   }
   return undefined;
+}
+
+/** An error page in a few words (its title or first line of text), anything else as a snippet. */
+function bodyGist(body: string): string {
+  if (!/^\s*<(!doctype|html)/i.test(body)) return snippet(body);
+  const text = /<(title|pre|h1)[^>]*>([^<]*)</i.exec(body.replace(/<title>\s*Error\s*<\/title>/i, ''))?.[2].trim();
+  return text ? `HTML page "${snippet(text)}"` : 'an HTML page';
 }
 
 const snippet = (text: string): string => (text.length > 200 ? text.slice(0, 200) + '…' : text).replace(/\s+/g, ' ');

@@ -79,6 +79,33 @@ describe('core/sim/cli (dingtalk-sim)', function () {
     JSON.parse(wrongId.out).problem.should.match(/receive-id-mismatch.*"dingwrongapp"/);
   });
 
+  it('a wrong path gets one line, "no DingTalk receiver at this URL (HTTP 404)", not the HTML page, and nothing more is pushed', async function () {
+    // What Node-RED answers for a path no node serves: Express's own HTML 404 page.
+    const express = require('express');
+    const app = express();
+    let requests = 0;
+    app.use((req, res, next) => { requests += 1; next(); });
+    const other = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+    try {
+      const url = `http://127.0.0.1:${other.address().port}/dingtalk/event`;
+      const r = await run(['send', ...args, '--url', url, '--type', 'all']);
+      r.code.should.equal(1);
+      r.out.should.equal(`no DingTalk receiver at this URL (HTTP 404): ${url} (check --url: the path of a deployed dingtalk-event-in node)`);
+      r.out.should.not.match(/<|Cannot POST/);
+      requests.should.equal(1);
+      const json = await run(['check-url', ...args, '--url', url, '--json']);
+      json.code.should.equal(1);
+      JSON.parse(json.out).should.have.properties({ status: 404, verified: false, problem: 'no DingTalk receiver at this URL (HTTP 404)' });
+      // Other error pages are named by their title, not printed whole.
+      app.use((req, res) => res.status(502).send('<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>'));
+      const proxied = await run(['check-url', ...args, '--url', `http://127.0.0.1:${other.address().port}/`]);
+      proxied.out.should.match(/NOT VERIFIED: HTTP 502: HTML page "502 Bad Gateway"\n/);
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
+  });
+
   it('exits 1 when nothing answers', async function () {
     const r = await run(['check-url', ...args.slice(2), '--url', 'http://127.0.0.1:9/dingtalk/events']);
     r.code.should.equal(1);
@@ -92,6 +119,10 @@ describe('core/sim/cli (dingtalk-sim)', function () {
       [['send', ...args], /give either --type or --file/],
       [['send', ...args, '--type', 'check_in', '--file', 'x.json'], /give either --type or --file/],
       [['send', ...args, '--type', 'no_such_event,check_in'], /unknown event type "no_such_event"; run "dingtalk-sim types"/],
+      // a mistyped type gets the nearest known one: a swap, a missing prefix, a wrong letter
+      [['send', ...args, '--type', 'bpms_instance_chnage'], /unknown event type "bpms_instance_chnage" \(did you mean "bpms_instance_change"\?\); run/],
+      [['send', ...args, '--type', 'check_in,instance_change'], /unknown event type "instance_change" \(did you mean "bpms_instance_change"\?\)/],
+      [['send', ...args, '--type', 'user_add_orgg,org_dept_creat'], /"user_add_orgg" \(did you mean "user_add_org"\?\), "org_dept_creat" \(did you mean "org_dept_create"\?\)/],
       [['send', ...args, '--type', 'check_in', '--count', '0'], /--count must be a positive integer/],
       [['send', ...args, '--type', 'check_in', '--verbose'], /Unknown option '--verbose'/],
       [['send', ...args, '--file', '/no/such/file.json'], /cannot read --file/],
