@@ -157,10 +157,12 @@ function receiverError(body: string): { error: string; message?: string } | unde
   return undefined;
 }
 
-/** An error page in a few words (its title or first line of text), anything else as a snippet. */
+/** An error page in a few words (its title, heading or text without the tags), anything else as a snippet. */
 function bodyGist(body: string): string {
   if (!/^\s*<(!doctype|html)/i.test(body)) return snippet(body);
-  const text = /<(title|pre|h1)[^>]*>([^<]*)</i.exec(body.replace(/<title>\s*Error\s*<\/title>/i, ''))?.[2].trim();
+  // Express titles every error page "Error": its <pre> says what happened.
+  const named = /<(title|pre|h1)[^>]*>([^<]*)</i.exec(body.replace(/<title>\s*Error\s*<\/title>/i, ''))?.[2].trim();
+  const text = named || body.replace(/<[^>]*>/g, ' ').trim();
   return text ? `HTML page "${snippet(text)}"` : 'an HTML page';
 }
 
