@@ -18,6 +18,7 @@
 // latest.json without measuring). Environment:
 //   BENCH_ONLY=receive,dispatch   run some sections, keep the others' last results
 //   BENCH_QUICK=1                 shorter rounds and 20,000/200,000-event backlogs (a smoke run)
+//   BENCH_BACKLOG_LARGE=200000    the backlog section's second, larger backlog (default 1,000,000)
 //   BENCH_PIN=0                   do not pin processes to CPUs
 //   BENCH_DISPATCH_CONCURRENCY=8  the dispatch nodes' concurrency (deliveries in flight per endpoint)
 //   BENCH_STORE_DIR=/dev/shm      put the store there (default: the user directory) to see what the disk costs
@@ -52,7 +53,7 @@ const CONFIG = {
   receive: { connections: 50, warmupS: 3, roundS: QUICK ? 3 : 6, rounds: QUICK ? 1 : 3, fixedRate: 1000, fixedS: QUICK ? 3 : 8, readyPerSecond: 8000 },
   dispatch: { connections: 20, events: QUICK ? 1500 : 4000, warmupEvents: 500, rounds: QUICK ? 1 : 3, concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8) },
   // `events` as the e2e test queues them, then `largeEvents` in a fresh process: the peak must not grow with the backlog.
-  backlog: { events: QUICK ? 20000 : 100000, largeEvents: QUICK ? 200000 : 1000000, connections: 32 },
+  backlog: { events: QUICK ? 20000 : 100000, largeEvents: Number(process.env.BENCH_BACKLOG_LARGE) || (QUICK ? 200000 : 1000000), connections: 32 },
   redis: { connections: 50, warmupS: 2, roundS: QUICK ? 3 : 5, rounds: QUICK ? 1 : 3, fixedRate: 1000, fixedS: QUICK ? 3 : 5, readyPerSecond: 8000,
     dispatchConnections: 20, warmupEvents: 200, events: QUICK ? 1000 : 1500, scaleEvents: QUICK ? 1000 : 2000,
     concurrency: Number(process.env.BENCH_DISPATCH_CONCURRENCY || 8), loadCpu: LOAD_CPU },
