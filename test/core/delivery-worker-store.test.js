@@ -132,4 +132,58 @@ describe('core/delivery worker when the store fails', function () {
     store.counts('s').should.have.properties({ queued: 0, delivered: 2 });
     uncaught.should.eql([]);
   });
+
+  it('a retry timer firing a millisecond early, the clock ticking meanwhile, is still a store pause (no "recovered" while reads fail)', async function () {
+    // A scripted clock: timers run when the test says, and `tickOnNextRead` makes the next reading of the
+    // clock return the time it was, then move on by 1 ms (a millisecond passing inside pump()).
+    let t = 1_000_000;
+    let tickOnNextRead = false;
+    const timers = [];
+    const clock = {
+      now: () => {
+        const at = t;
+        if (tickOnNextRead) {
+          tickOnNextRead = false;
+          t += 1;
+        }
+        return at;
+      },
+      setTimer: (fn, ms) => {
+        const timer = { fn, at: t + ms };
+        timers.push(timer);
+        return timer;
+      },
+      clearTimer: (timer) => {
+        const i = timers.indexOf(timer);
+        if (i >= 0) timers.splice(i, 1);
+      },
+    };
+    const original = store.dueIds.bind(store);
+    store.dueIds = () => {
+      throw new StoreBusyError();
+    };
+    let recovered = 0;
+    const errors = [];
+    worker = new DeliveryWorker({ subscriber: 's', store: new SqliteHubStore(store), clock, schedule: [0, 60000], concurrency: 4, ordered: false,
+      attempt: async () => answer(200), onStoreError: (err) => errors.push(err.code), onStoreRecovered: () => { recovered += 1; } });
+    await store.enqueue('s', 'e1', 'user_add_org', '{}', 0);
+    worker.start();
+    await sleep(50);
+    errors.should.eql(['SQLITE_BUSY']);
+    timers.should.have.length(1); // the retry, STORE_RETRY_MIN_MS on
+    const retry = timers.shift();
+    t = retry.at - 1; // fired a millisecond early...
+    tickOnNextRead = true; // ...and the millisecond passes while pump() looks at the clock
+    retry.fn();
+    await sleep(50);
+    recovered.should.equal(0, 'the store still fails: nothing was read from it');
+    timers.should.have.length(1); // waiting for the pause's end again
+    store.dueIds = original;
+    const next = timers.shift();
+    t = next.at;
+    next.fn();
+    await sleep(50);
+    recovered.should.equal(1);
+    uncaught.should.eql([]);
+  });
 });

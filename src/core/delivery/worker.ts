@@ -249,9 +249,13 @@ export class DeliveryWorker {
   private async pump(): Promise<boolean> {
     const { store, subscriber, ordered } = this.options;
     const hold = this.holdUntil;
-    if (hold !== undefined && this.clock.now() < hold) {
+    // One reading of the clock for both checks: read twice, a millisecond could pass between them (a timer
+    // fires up to 1 ms early), and a store pause would be taken for the breaker's hold, its look at the
+    // store (nextDueIn) for the store working again.
+    const now = this.clock.now();
+    if (hold !== undefined && now < hold) {
       // Paused because the store failed: do not ask it when the next delivery is due, look again then.
-      if (this.pausedUntil !== undefined && this.clock.now() < this.pausedUntil) {
+      if (this.pausedUntil !== undefined && now < this.pausedUntil) {
         if (this.timer === undefined || this.timerAt > hold) this.armRetry(hold);
         return false;
       }
