@@ -17,6 +17,7 @@ import { scopeContentKey } from '../core/events';
 import { registerType } from './register-type';
 import { ReceiverTally } from '../core/counters/tallies';
 import { hubMetrics } from './hub-metrics';
+import { registerEventCenterRoutes } from './event-center-routes';
 
 interface AppDef extends NodeDef {
   appKey?: string;
@@ -51,6 +52,7 @@ export interface DingTalkAppNode extends Node<AppCredentials> {
 
 export default function register(RED: NodeAPI): void {
   hubMetrics(RED); // the metrics route, once per runtime
+  registerEventCenterRoutes(RED); // the event center's routes, once per runtime (also from the plugin)
   function DingTalkApp(this: DingTalkAppNode, def: AppDef): void {
     RED.nodes.createNode(this, def);
     const creds = this.credentials ?? {};

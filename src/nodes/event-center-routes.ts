@@ -82,7 +82,17 @@ const fail = (res: Response) => (err: unknown) => {
   if (!res.headersSent) res.status(500).json({ error: 'store', message: (err as Error)?.message ?? String(err) });
 };
 
+/** The admin apps the routes are on: registered once per runtime, by the plugin or the first node module. */
+const registered = new WeakSet<object>();
+
+/**
+ * Registers the routes once per runtime. Both the plugin and the dingtalk-app node module call it: Node-RED
+ * 4.0 loads the plugin's editor half but its runtime half's routes were not reachable there (404), so the
+ * node module, which every runtime with this package loads, registers them too.
+ */
 export function registerEventCenterRoutes(RED: NodeAPI): void {
+  if (!RED.httpAdmin || registered.has(RED.httpAdmin)) return;
+  registered.add(RED.httpAdmin);
   const read = RED.auth.needsPermission('dingtalk.read');
 
   RED.httpAdmin.get(`${ROUTE}/overview`, read, (_req, res) => {

@@ -75,7 +75,7 @@ describe('event center admin routes', function () {
       ...subscribers.map((id) => ({ id, z: 'tab', type: 'dingtalk-dispatch', name: `${id} system`, url: endpoints[id].url, retrySchedule: '0', wires: [[], []] })),
     ];
     let httpNode;
-    await helper.load([withHooks(appModule), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, withPermissions(dispatchModule), withPermissions(centerModule)], flow, {
+    await helper.load([withHooks(withPermissions(appModule)), (RED) => { httpNode = RED.httpNode; return eventInModule(RED); }, withPermissions(dispatchModule), withPermissions(centerModule)], flow, {
       app: { token: APP.token, aesKey: APP.aesKey },
       hr: { secret: SECRETS.hr },
       oa: { secret: SECRETS.oa },
